@@ -1,0 +1,125 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ConnectionSpec records a user's approval of one OAuth client on one
+// handle. The runtime writes it; deleting the object revokes every token
+// issued from it on every runtime replica.
+type ConnectionSpec struct {
+	// handle is the handle the grant, and every token issued from it, is
+	// bound to. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="handle is immutable"
+	Handle string `json:"handle,omitempty"`
+
+	// clientID is the OAuth client_id the user approved. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="clientID is immutable"
+	ClientID string `json:"clientID,omitempty"`
+
+	// subject identifies the user who approved: the sign-in provider's issuer
+	// and subject, as "issuer#subject". Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subject is immutable"
+	Subject string `json:"subject,omitempty"`
+
+	// email is the user's email address at approval time, for people reading
+	// the grant.
+	// +optional
+	// +kubebuilder:validation:MaxLength=254
+	Email string `json:"email,omitempty"`
+
+	// resource is the RFC 8707 resource (the MCP URL) the tokens are issued
+	// for.
+	// +required
+	// +kubebuilder:validation:MinLength=8
+	// +kubebuilder:validation:MaxLength=2048
+	Resource string `json:"resource,omitempty"`
+
+	// scopes are the scopes the user approved.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Scopes []Scope `json:"scopes,omitempty"`
+}
+
+// ConnectionStatus is the grant's token state and what the bootstrap flow
+// observed. Hashes, never tokens, are stored.
+type ConnectionStatus struct {
+	// conditions describe the connection's state; see the
+	// ConnectionCondition* types.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// refreshTokenHash is the SHA-256 (base64url) of the one refresh token that
+	// is currently valid. Presenting any other refresh token of this grant
+	// revokes it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RefreshTokenHash string `json:"refreshTokenHash,omitempty"`
+
+	// refreshCount is how many times the refresh token has rotated.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RefreshCount int64 `json:"refreshCount,omitempty"`
+
+	// lastRefreshTime is when the refresh token last rotated.
+	// +optional
+	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
+}
+
+// Condition types of a Connection.
+const (
+	// ConnectionConditionReady is True once the bootstrap flow's smoke check
+	// of tool discovery succeeded; False with the last error otherwise.
+	ConnectionConditionReady = "Ready"
+)
+
+// Connection is a grant: a user's approval of one OAuth client on one handle,
+// with the state of its refresh token. The runtime creates it at consent and
+// updates it with optimistic concurrency so any replica can serve any step.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=conn,categories=mcp
+// +kubebuilder:printcolumn:name="Handle",type=string,JSONPath=`.spec.handle`
+// +kubebuilder:printcolumn:name="Client",type=string,JSONPath=`.spec.clientID`
+// +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Connection struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec records the grant.
+	// +required
+	Spec ConnectionSpec `json:"spec,omitzero"`
+
+	// status is the grant's token and bootstrap state.
+	// +optional
+	Status ConnectionStatus `json:"status,omitempty"`
+}
+
+// ConnectionList is a list of Connections.
+//
+// +kubebuilder:object:root=true
+type ConnectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Connection `json:"items"`
+}

@@ -1,0 +1,201 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// OAuthClientSpec declares a connector registration.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.handle) != (has(self.gateway) && self.gateway)",message="exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway"
+// +kubebuilder:validation:XValidation:rule="has(self.handle) == has(oldSelf.handle) && (!has(self.handle) || self.handle == oldSelf.handle)",message="the binding to a handle or to the gateway is immutable: register a new client instead"
+// +kubebuilder:validation:XValidation:rule="!has(self.allowedScopes) || !has(self.defaultScopes) || self.defaultScopes.all(s, s in self.allowedScopes)",message="defaultScopes must be a subset of allowedScopes"
+// +kubebuilder:validation:XValidation:rule="(self.registration == 'MetadataDocument') == has(self.metadataDocumentURL)",message="metadataDocumentURL is required for, and only for, registration MetadataDocument"
+type OAuthClientSpec struct {
+	// handle binds the client to one handle: its tokens are only accepted on
+	// that handle's endpoints. Immutable.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Handle string `json:"handle,omitempty"`
+
+	// gateway binds the client to the shared gateway URL
+	// https://{gatewayHost}/mcp: users pick one of their handles while
+	// authorizing. Immutable.
+	// +optional
+	Gateway bool `json:"gateway,omitempty"`
+
+	// clientName is the name shown to people on the consent page.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ClientName string `json:"clientName,omitempty"`
+
+	// redirectURIs are the exact callback URLs the client may use, compared
+	// byte for byte (for ChatGPT, the connector's
+	// https://chatgpt.com/connector/oauth/{callback_id}). There is no default
+	// callback.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	RedirectURIs []RedirectURI `json:"redirectURIs,omitempty"`
+
+	// allowedScopes are the scopes the client may request. When omitted the
+	// client may request every scope its handle offers.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedScopes []Scope `json:"allowedScopes,omitempty"`
+
+	// defaultScopes are granted when an authorization or refresh request
+	// omits scope. When omitted they are mcp.connect and skills.read.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	DefaultScopes []Scope `json:"defaultScopes,omitempty"`
+
+	// tokenEndpointAuthMethod is how the client authenticates at the token
+	// endpoint: none for public clients (PKCE only), client_secret_basic or
+	// client_secret_post for confidential clients, whose secret the operator
+	// generates into a Secret. Defaults to none.
+	// +optional
+	// +kubebuilder:default=none
+	TokenEndpointAuthMethod TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// registration records how the client came to exist: Declared by a person
+	// or a GitOps repo, Dynamic through RFC 7591 registration, or
+	// MetadataDocument for a client id metadata document. Defaults to
+	// Declared.
+	// +optional
+	// +kubebuilder:default=Declared
+	Registration RegistrationMethod `json:"registration,omitempty"`
+
+	// metadataDocumentURL is the https URL of the client id metadata document,
+	// which is also the client id. Set only for registration MetadataDocument.
+	// +optional
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getEscapedPath() != '' && url(self).getEscapedPath() != '/'",message="metadataDocumentURL must be an https URL with a path"
+	MetadataDocumentURL string `json:"metadataDocumentURL,omitempty"`
+}
+
+// RedirectURI is an absolute callback URL: https, or http on a loopback host,
+// with no fragment.
+//
+// +kubebuilder:validation:MinLength=8
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="redirect URIs must be absolute https URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"
+// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="redirect URIs must not contain a fragment"
+type RedirectURI string
+
+// TokenEndpointAuthMethod is an RFC 7591 token_endpoint_auth_method.
+// +kubebuilder:validation:Enum=none;client_secret_basic;client_secret_post
+type TokenEndpointAuthMethod string
+
+// Token endpoint authentication methods.
+const (
+	TokenEndpointAuthNone              TokenEndpointAuthMethod = "none"
+	TokenEndpointAuthClientSecretBasic TokenEndpointAuthMethod = "client_secret_basic"
+	TokenEndpointAuthClientSecretPost  TokenEndpointAuthMethod = "client_secret_post"
+)
+
+// RegistrationMethod says how an OAuthClient was created.
+// +kubebuilder:validation:Enum=Declared;Dynamic;MetadataDocument
+type RegistrationMethod string
+
+// Registration methods.
+const (
+	RegistrationDeclared         RegistrationMethod = "Declared"
+	RegistrationDynamic          RegistrationMethod = "Dynamic"
+	RegistrationMetadataDocument RegistrationMethod = "MetadataDocument"
+)
+
+// SecretReference names a Secret in the operator's namespace.
+type SecretReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+	// namespace of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// OAuthClientStatus is what the operator observed of a client.
+type OAuthClientStatus struct {
+	// conditions describe the client's state; see the OAuthClientCondition*
+	// types.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// clientID is the OAuth client_id assigned to the client.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	ClientID string `json:"clientID,omitempty"`
+
+	// secretRef names the Secret holding the client secret of a confidential
+	// client (key client_secret). The secret never appears in status or logs.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// observedGeneration is the generation of the spec the operator last
+	// acted on.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Condition types of an OAuthClient.
+const (
+	// OAuthClientConditionReady is True when the client has its id (and secret
+	// for confidential clients), its handle exists and offers the requested
+	// scopes. False with reason HandleNotFound, ScopesNotOffered or
+	// SecretFailed otherwise.
+	OAuthClientConditionReady = "Ready"
+)
+
+// OAuthClient is a connector registration with the authorization server:
+// bound to one handle or to the shared gateway, with its exact redirect URIs
+// and scopes.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=oac,categories=mcp
+// +kubebuilder:printcolumn:name="Handle",type=string,JSONPath=`.spec.handle`
+// +kubebuilder:printcolumn:name="Gateway",type=boolean,JSONPath=`.spec.gateway`
+// +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientID`
+// +kubebuilder:printcolumn:name="Registration",type=string,JSONPath=`.spec.registration`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type OAuthClient struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the client.
+	// +required
+	Spec OAuthClientSpec `json:"spec,omitzero"`
+
+	// status is what the operator observed.
+	// +optional
+	Status OAuthClientStatus `json:"status,omitempty"`
+}
+
+// OAuthClientList is a list of OAuthClients.
+//
+// +kubebuilder:object:root=true
+type OAuthClientList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []OAuthClient `json:"items"`
+}
