@@ -199,3 +199,28 @@ type OAuthClientList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []OAuthClient `json:"items"`
 }
+
+// ClientID returns the OAuth client_id of the client: the metadata document
+// URL for a client id metadata document, the object's name otherwise. It is
+// derived, not stored first, so the runtime can answer a dynamic registration
+// with the client_id before the operator has seen the new object.
+func (c *OAuthClient) ClientID() string {
+	if c.Spec.Registration == RegistrationMetadataDocument {
+		return c.Spec.MetadataDocumentURL
+	}
+	return c.Name
+}
+
+// Confidential reports whether the client authenticates with a secret.
+func (c *OAuthClient) Confidential() bool {
+	return c.Spec.TokenEndpointAuthMethod != "" && c.Spec.TokenEndpointAuthMethod != TokenEndpointAuthNone
+}
+
+// OfferedScopes returns the scopes a handle offers: spec.scopes, or the whole
+// catalogue when it is omitted.
+func (h *Handle) OfferedScopes() []Scope {
+	if len(h.Spec.Scopes) > 0 {
+		return h.Spec.Scopes
+	}
+	return AllScopes()
+}

@@ -2,16 +2,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/controllers"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
 // Leader election and events are the manager's own needs; each reconciler
@@ -21,10 +22,12 @@ import (
 
 func main() {
 	var (
+		configPath     string
 		metricsAddr    string
 		probeAddr      string
 		leaderElection bool
 	)
+	flag.StringVar(&configPath, "platform-config", "", "path of the platform configuration YAML (required)")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "elect a leader so that only one replica writes")
@@ -35,27 +38,28 @@ func main() {
 	klog.SetLogger(ctrl.Log)
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme.New(),
+	if configPath == "" {
+		log.Error(errors.New("--platform-config is required"), "cannot start")
+		os.Exit(2)
+	}
+	cfg, err := platform.Load(configPath)
+	if err != nil {
+		log.Error(err, "cannot start", "platformConfig", configPath)
+		os.Exit(2)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	mgr, err := controllers.NewManager(ctx, ctrl.GetConfigOrDie(), cfg, ctrl.Options{
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElection,
 		LeaderElectionID:       "mcp-handle-operator.mcp.10x.in",
 	})
 	if err != nil {
-		log.Error(err, "failed to create the manager")
+		log.Error(err, "failed to set up the manager")
 		os.Exit(1)
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		log.Error(err, "failed to add the health check")
-		os.Exit(1)
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		log.Error(err, "failed to add the readiness check")
-		os.Exit(1)
-	}
-	log.Info("starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	log.Info("starting the manager", "mcpDomain", cfg.MCPDomain, "gatewayHost", cfg.GatewayHost, "tlsMode", cfg.TLS.Mode)
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
 		os.Exit(1)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("listen", ":8443", "address the runtime listens on")
+	addr := flag.String("listen", ":8080", "address the runtime listens on")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 

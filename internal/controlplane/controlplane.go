@@ -90,6 +90,45 @@ func (e *Env) Kubeconfig() ([]byte, error) {
 	return user.KubeConfig()
 }
 
+// StartGarbageCollector runs kube-controller-manager with only its
+// garbage-collector and namespace controllers, so objects owned by a deleted
+// object are deleted as in a real cluster. The returned function stops it.
+func (e *Env) StartGarbageCollector() (stop func(), err error) {
+	kc, err := e.Kubeconfig()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "kcm-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(e.env.BinaryAssetsDirectory, "kube-controller-manager"),
+		"--kubeconfig="+path,
+		"--controllers=garbagecollector,namespace",
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--v=0",
+	)
+	log, err := os.Create(filepath.Join(dir, "kube-controller-manager.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start kube-controller-manager: %w", err)
+	}
+	return func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = log.Close()
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
 // Binaries returns the folder holding etcd, kube-apiserver,
 // kube-controller-manager and kubectl.
 func Binaries() (string, error) {

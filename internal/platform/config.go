@@ -1,0 +1,245 @@
+// Package platform reads the platform configuration: one YAML file, rendered
+// by the Helm chart from its values, that the operator and the runtime both
+// read. Invalid configuration fails at start-up with a message naming the
+// field.
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// TLS modes.
+const (
+	// TLSModeWildcard serves every handle with one Certificate for
+	// *.{mcpDomain} and the gateway host, referenced by the Gateway listener.
+	TLSModeWildcard = "wildcard"
+	// TLSModePerHandle gives each handle its own Certificate, attached to the
+	// Gateway with a ListenerSet.
+	TLSModePerHandle = "perHandle"
+)
+
+// Config is the platform configuration.
+type Config struct {
+	// MCPDomain is the parent domain of the hosted MCP hosts:
+	// https://{handle}.{mcpDomain}/mcp.
+	MCPDomain string `json:"mcpDomain"`
+	// GatewayHost serves the shared app URL https://{gatewayHost}/mcp, the
+	// compatibility paths, the OAuth endpoints and the web pages.
+	GatewayHost string `json:"gatewayHost"`
+	// Issuer is the OAuth issuer URL advertised in every protected-resource
+	// metadata document. Defaults to https://{gatewayHost}.
+	Issuer string `json:"issuer,omitempty"`
+	// PublicPort is the port clients use for the hosts above, 443 unless the
+	// gateway listens elsewhere (the local stack does).
+	PublicPort int32 `json:"publicPort,omitempty"`
+	// Namespace holds the objects the operator writes: HTTPRoutes,
+	// Certificates, ListenerSets and client Secrets.
+	Namespace string `json:"namespace"`
+	// GatewayRefs are the Gateways (and listeners) the routes attach to.
+	GatewayRefs []GatewayRef `json:"gatewayRefs"`
+	// RuntimeService is the Service of the runtime the routes point to.
+	RuntimeService ServiceRef `json:"runtimeService"`
+	// TLS says how hosted hosts get certificates.
+	TLS TLS `json:"tls"`
+	// SharedGateway configures the shared app URL https://{gatewayHost}/mcp.
+	SharedGateway SharedGateway `json:"sharedGateway"`
+	// LegacyAuthorizationServers are hosts that once served OAuth for this
+	// environment and must never be advertised again.
+	LegacyAuthorizationServers []string `json:"legacyAuthorizationServers,omitempty"`
+}
+
+// GatewayRef names a Gateway and optionally one of its listeners.
+type GatewayRef struct {
+	Name        string `json:"name"`
+	Namespace   string `json:"namespace"`
+	SectionName string `json:"sectionName,omitempty"`
+}
+
+// ServiceRef names a Service port.
+type ServiceRef struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Port      int32  `json:"port"`
+}
+
+// TLS configures certificates.
+type TLS struct {
+	// Mode is wildcard (default) or perHandle.
+	Mode string `json:"mode,omitempty"`
+	// IssuerRef is the cert-manager issuer that signs the certificates.
+	IssuerRef IssuerRef `json:"issuerRef"`
+	// WildcardSecretName is the Secret of the wildcard certificate, which
+	// the Gateway listener references. Defaults to mcp-wildcard-tls.
+	WildcardSecretName string `json:"wildcardSecretName,omitempty"`
+}
+
+// IssuerRef names a cert-manager Issuer or ClusterIssuer.
+type IssuerRef struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind,omitempty"`
+	Group string `json:"group,omitempty"`
+}
+
+// SharedGateway configures the shared app URL.
+type SharedGateway struct {
+	// Enabled serves https://{gatewayHost}/mcp. When false, the shared URL is
+	// not a registered resource and authorizing it gets invalid_target.
+	Enabled bool `json:"enabled"`
+}
+
+// Load reads, defaults and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the platform configuration: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes, defaults and validates a configuration document. Unknown
+// fields are errors, so a typo does not silently fall back to a default.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("invalid platform configuration: %w", err)
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("invalid platform configuration: %w", err)
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	c.MCPDomain = strings.ToLower(strings.TrimSuffix(c.MCPDomain, "."))
+	c.GatewayHost = strings.ToLower(strings.TrimSuffix(c.GatewayHost, "."))
+	if c.PublicPort == 0 {
+		c.PublicPort = 443
+	}
+	if c.Issuer == "" && c.GatewayHost != "" {
+		c.Issuer = c.origin(c.GatewayHost)
+	}
+	if c.TLS.Mode == "" {
+		c.TLS.Mode = TLSModeWildcard
+	}
+	if c.TLS.IssuerRef.Kind == "" {
+		c.TLS.IssuerRef.Kind = "ClusterIssuer"
+	}
+	if c.TLS.IssuerRef.Group == "" {
+		c.TLS.IssuerRef.Group = "cert-manager.io"
+	}
+	if c.TLS.WildcardSecretName == "" {
+		c.TLS.WildcardSecretName = "mcp-wildcard-tls"
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	dnsName := func(field, v string) {
+		if v == "" {
+			bad(field, "required")
+		} else if msgs := validation.IsDNS1123Subdomain(v); len(msgs) > 0 {
+			bad(field, "%q is not a DNS name: %s", v, strings.Join(msgs, "; "))
+		}
+	}
+	dnsLabel := func(field, v string) {
+		if v == "" {
+			bad(field, "required")
+		} else if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
+			bad(field, "%q is not a DNS label: %s", v, strings.Join(msgs, "; "))
+		}
+	}
+	dnsName("mcpDomain", c.MCPDomain)
+	dnsName("gatewayHost", c.GatewayHost)
+	if c.GatewayHost != "" && strings.HasSuffix(c.GatewayHost, "."+c.MCPDomain) {
+		bad("gatewayHost", "%q must not be a host under mcpDomain %q: it would be taken for a handle", c.GatewayHost, c.MCPDomain)
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuer", "%q must be an https URL without query or fragment (RFC 8414)", c.Issuer)
+	} else if c.isLegacy(u.Hostname()) {
+		bad("issuer", "%q is listed in legacyAuthorizationServers and must never be advertised", c.Issuer)
+	}
+	if c.PublicPort < 1 || c.PublicPort > 65535 {
+		bad("publicPort", "%d is not a TCP port", c.PublicPort)
+	}
+	dnsLabel("namespace", c.Namespace)
+	if len(c.GatewayRefs) == 0 {
+		bad("gatewayRefs", "at least one Gateway is required")
+	}
+	for i, g := range c.GatewayRefs {
+		dnsName(fmt.Sprintf("gatewayRefs[%d].name", i), g.Name)
+		dnsLabel(fmt.Sprintf("gatewayRefs[%d].namespace", i), g.Namespace)
+		if g.SectionName != "" {
+			dnsName(fmt.Sprintf("gatewayRefs[%d].sectionName", i), g.SectionName)
+		}
+	}
+	dnsLabel("runtimeService.name", c.RuntimeService.Name)
+	dnsLabel("runtimeService.namespace", c.RuntimeService.Namespace)
+	if c.RuntimeService.Port < 1 || c.RuntimeService.Port > 65535 {
+		bad("runtimeService.port", "%d is not a TCP port", c.RuntimeService.Port)
+	}
+	switch c.TLS.Mode {
+	case TLSModeWildcard, TLSModePerHandle:
+	default:
+		bad("tls.mode", "%q must be %s or %s", c.TLS.Mode, TLSModeWildcard, TLSModePerHandle)
+	}
+	dnsName("tls.issuerRef.name", c.TLS.IssuerRef.Name)
+	if k := c.TLS.IssuerRef.Kind; k != "Issuer" && k != "ClusterIssuer" {
+		bad("tls.issuerRef.kind", "%q must be Issuer or ClusterIssuer", k)
+	}
+	dnsName("tls.wildcardSecretName", c.TLS.WildcardSecretName)
+	for i, h := range c.LegacyAuthorizationServers {
+		if h == "" || strings.ContainsAny(h, "/:") {
+			bad(fmt.Sprintf("legacyAuthorizationServers[%d]", i), "%q must be a bare host name", h)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isLegacy reports whether host is one of the legacy authorization servers.
+func (c *Config) isLegacy(host string) bool {
+	for _, h := range c.LegacyAuthorizationServers {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// origin returns the https origin of host on the public port.
+func (c *Config) origin(host string) string {
+	if c.PublicPort == 443 {
+		return "https://" + host
+	}
+	return fmt.Sprintf("https://%s:%d", host, c.PublicPort)
+}
+
+// HostedHost returns {handle}.{mcpDomain}.
+func (c *Config) HostedHost(handle string) string { return handle + "." + c.MCPDomain }
+
+// HostedURL returns the canonical hosted MCP URL of a handle.
+func (c *Config) HostedURL(handle string) string { return c.origin(c.HostedHost(handle)) + MCPPath }
+
+// GatewayURL returns the shared app URL, or "" when the shared gateway is
+// disabled.
+func (c *Config) GatewayURL() string {
+	if !c.SharedGateway.Enabled {
+		return ""
+	}
+	return c.origin(c.GatewayHost) + MCPPath
+}
+
+// CompatibilityURL returns the fallback URL of a handle on the gateway host.
+func (c *Config) CompatibilityURL(handle string) string {
+	return c.origin(c.GatewayHost) + CompatibilityPath(handle)
+}

@@ -1,0 +1,106 @@
+package platform
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const valid = `
+mcpDomain: mcp.10x.in
+gatewayHost: ai.10x.in
+namespace: mcp-system
+gatewayRefs: [{name: mcp-gateway, namespace: mcp-system, sectionName: https}]
+runtimeService: {name: mcp-runtime, namespace: mcp-system, port: 8080}
+tls: {issuerRef: {name: letsencrypt}}
+sharedGateway: {enabled: true}
+legacyAuthorizationServers: [api.10x.in]
+`
+
+func TestParseDefaultsAndURLs(t *testing.T) {
+	c, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string][2]string{
+		"issuer":           {c.Issuer, "https://ai.10x.in"},
+		"tls.mode":         {c.TLS.Mode, TLSModeWildcard},
+		"issuerRef.kind":   {c.TLS.IssuerRef.Kind, "ClusterIssuer"},
+		"issuerRef.group":  {c.TLS.IssuerRef.Group, "cert-manager.io"},
+		"wildcard secret":  {c.TLS.WildcardSecretName, "mcp-wildcard-tls"},
+		"hosted URL":       {c.HostedURL("acme"), "https://acme.mcp.10x.in/mcp"},
+		"gateway URL":      {c.GatewayURL(), "https://ai.10x.in/mcp"},
+		"compatibility":    {c.CompatibilityURL("acme"), "https://ai.10x.in/mcp/acme/mcp"},
+		"compat path":      {CompatibilityPath("acme"), "/mcp/acme/mcp"},
+		"hosted host":      {c.HostedHost("acme"), "acme.mcp.10x.in"},
+		"default port URL": {c.origin("ai.10x.in"), "https://ai.10x.in"},
+	}
+	for name, v := range checks {
+		if v[0] != v[1] {
+			t.Errorf("%s = %q, want %q", name, v[0], v[1])
+		}
+	}
+
+	local, err := Parse([]byte(strings.Replace(valid, "mcpDomain: mcp.10x.in", "mcpDomain: mcp.localhost\npublicPort: 8443", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := local.HostedURL("acme"); got != "https://acme.mcp.localhost:8443/mcp" {
+		t.Errorf("local hosted URL = %q", got)
+	}
+	if got := local.Issuer; got != "https://ai.10x.in:8443" {
+		t.Errorf("local issuer = %q", got)
+	}
+
+	noGateway, err := Parse([]byte(strings.Replace(valid, "enabled: true", "enabled: false", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := noGateway.GatewayURL(); got != "" {
+		t.Errorf("disabled gateway URL = %q, want empty", got)
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"missing mcpDomain", "mcpDomain: mcp.10x.in", "", "mcpDomain: required"},
+		{"bad mcpDomain", "mcpDomain: mcp.10x.in", "mcpDomain: MCP_10x", `mcpDomain: "mcp_10x" is not a DNS name`},
+		{"gateway under mcpDomain", "gatewayHost: ai.10x.in", "gatewayHost: ai.mcp.10x.in", `gatewayHost: "ai.mcp.10x.in" must not be a host under mcpDomain`},
+		{"http issuer", "namespace: mcp-system", "namespace: mcp-system\nissuer: http://ai.10x.in", `issuer: "http://ai.10x.in" must be an https URL`},
+		{"legacy issuer", "namespace: mcp-system", "namespace: mcp-system\nissuer: https://api.10x.in", `issuer: "https://api.10x.in" is listed in legacyAuthorizationServers`},
+		{"no gateway", "gatewayRefs: [{name: mcp-gateway, namespace: mcp-system, sectionName: https}]", "gatewayRefs: []", "gatewayRefs: at least one Gateway is required"},
+		{"gateway without namespace", "gatewayRefs: [{name: mcp-gateway, namespace: mcp-system, sectionName: https}]", "gatewayRefs: [{name: mcp-gateway}]", "gatewayRefs[0].namespace: required"},
+		{"bad port", "port: 8080", "port: 70000", "runtimeService.port: 70000 is not a TCP port"},
+		{"bad TLS mode", "tls: {issuerRef: {name: letsencrypt}}", "tls: {mode: perhandle, issuerRef: {name: letsencrypt}}", `tls.mode: "perhandle" must be wildcard or perHandle`},
+		{"no issuer", "tls: {issuerRef: {name: letsencrypt}}", "tls: {}", "tls.issuerRef.name: required"},
+		{"bad issuer kind", "tls: {issuerRef: {name: letsencrypt}}", "tls: {issuerRef: {name: letsencrypt, kind: Vault}}", `tls.issuerRef.kind: "Vault" must be Issuer or ClusterIssuer`},
+		{"legacy URL", "legacyAuthorizationServers: [api.10x.in]", "legacyAuthorizationServers: [https://api.10x.in]", `legacyAuthorizationServers[0]: "https://api.10x.in" must be a bare host name`},
+		{"unknown field", "sharedGateway: {enabled: true}", "sharedGateway: {enable: true}", `unknown field "enable"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(valid, tc.from, tc.to, 1)
+			if doc == valid {
+				t.Fatalf("test case does not change the document")
+			}
+			_, err := Parse([]byte(doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadShippedSample(t *testing.T) {
+	path := filepath.Join("..", "..", "config", "platform", "platform.yaml")
+	if _, err := Load(path); err != nil {
+		t.Fatalf("config/platform/platform.yaml: %v", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file error = %v", err)
+	}
+}

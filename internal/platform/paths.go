@@ -1,0 +1,25 @@
+package platform
+
+// Paths the runtime serves and the edge routes to it. The operator's
+// HTTPRoutes and the runtime's mux both read them from here.
+const (
+	// MCPPath is the MCP endpoint on a hosted host and on the gateway host.
+	MCPPath = "/mcp"
+	// ProtectedResourcePath is the RFC 9728 well-known prefix; the MCP
+	// resource's document lives at ProtectedResourcePath + MCPPath.
+	ProtectedResourcePath = "/.well-known/oauth-protected-resource"
+	// AuthorizationServerPath is the RFC 8414 metadata document.
+	AuthorizationServerPath = "/.well-known/oauth-authorization-server"
+	// OpenIDConfigurationPath is the OpenID Connect discovery document.
+	OpenIDConfigurationPath = "/.well-known/openid-configuration"
+	// OAuthPrefix holds the authorization server's endpoints (authorize,
+	// token, register, revoke, jwks).
+	OAuthPrefix = "/oauth"
+	// UIPrefix holds the sign-in, consent, handle-picker and MCP & Tools pages
+	// and their embedded assets.
+	UIPrefix = "/ui"
+)
+
+// CompatibilityPath returns the gateway-host path of a handle's
+// compatibility URL, /mcp/{handle}/mcp.
+func CompatibilityPath(handle string) string { return MCPPath + "/" + handle + MCPPath }
