@@ -2,12 +2,13 @@
 package main
 
 import (
-	"errors"
 	"flag"
+	"fmt"
 	"os"
 
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -26,11 +27,17 @@ func main() {
 		metricsAddr    string
 		probeAddr      string
 		leaderElection bool
+		qps            float64
+		burst          int
+		concurrency    int
 	)
 	flag.StringVar(&configPath, "platform-config", "", "path of the platform configuration YAML (required)")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "elect a leader so that only one replica writes")
+	flag.Float64Var(&qps, "kube-api-qps", 100, "requests per second to the apiserver the operator may make")
+	flag.IntVar(&burst, "kube-api-burst", 200, "burst of requests to the apiserver above --kube-api-qps")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 8, "how many objects of one kind are reconciled at once")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -39,16 +46,19 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 
 	if configPath == "" {
-		log.Error(errors.New("--platform-config is required"), "cannot start")
+		fmt.Fprintln(os.Stderr, "manager: --platform-config is required")
 		os.Exit(2)
 	}
 	cfg, err := platform.Load(configPath)
 	if err != nil {
-		log.Error(err, "cannot start", "platformConfig", configPath)
+		fmt.Fprintf(os.Stderr, "manager: %s: %v\n", configPath, err)
 		os.Exit(2)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	mgr, err := controllers.NewManager(ctx, ctrl.GetConfigOrDie(), cfg, ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(qps), burst
+	mgr, err := controllers.NewManager(ctx, restConfig, cfg, ctrl.Options{
+		Controller:             config.Controller{MaxConcurrentReconciles: concurrency},
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElection,

@@ -164,7 +164,9 @@ func (c *Config) validate() error {
 	if c.GatewayHost != "" && strings.HasSuffix(c.GatewayHost, "."+c.MCPDomain) {
 		bad("gatewayHost", "%q must not be a host under mcpDomain %q: it would be taken for a handle", c.GatewayHost, c.MCPDomain)
 	}
-	if u, err := url.Parse(c.Issuer); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if c.Issuer == "" {
+		bad("issuer", "required when gatewayHost is not set")
+	} else if u, err := url.Parse(c.Issuer); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("issuer", "%q must be an https URL without query or fragment (RFC 8414)", c.Issuer)
 	} else if c.isLegacy(u.Hostname()) {
 		bad("issuer", "%q is listed in legacyAuthorizationServers and must never be advertised", c.Issuer)
