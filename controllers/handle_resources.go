@@ -149,7 +149,7 @@ func platformCertificate(cfg *platform.Config) *certmanagerv1.Certificate {
 	if cfg.TLS.Mode == platform.TLSModeWildcard {
 		hosts = []string{"*." + cfg.MCPDomain, cfg.GatewayHost}
 	}
-	return certificate(cfg, platformCertName, cfg.TLS.WildcardSecretName, labels(ComponentPlatform, ""), hosts...)
+	return certificate(cfg, platformCertName, cfg.TLS.SecretName, labels(ComponentPlatform, ""), hosts...)
 }
 
 func certificate(cfg *platform.Config, name, secret string, l map[string]string, hosts ...string) *certmanagerv1.Certificate {

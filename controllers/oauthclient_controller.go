@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -66,6 +67,22 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 func clientSecretName(c *mcpv1alpha1.OAuthClient) string { return "oauthclient-" + c.Name }
 
+// clientSecret returns the Secret of a confidential client, owned by it,
+// without its generated value.
+func clientSecret(cfg *platform.Config, s *runtime.Scheme, c *mcpv1alpha1.OAuthClient) (*corev1.Secret, error) {
+	secret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: clientSecretName(c), Namespace: cfg.Namespace, Labels: map[string]string{
+			LabelManagedBy: LabelManagedByValue, LabelOAuthClient: c.Name,
+		}},
+		Type: corev1.SecretTypeOpaque,
+	}
+	if err := controllerutil.SetControllerReference(c, secret, s); err != nil {
+		return nil, fmt.Errorf("failed to set the owner of Secret %s: %w", secret.Name, err)
+	}
+	return secret, nil
+}
+
 // reconcileSecret creates the client secret of a confidential client once
 // (it is never regenerated while the Secret exists; deleting the Secret
 // rotates it) and deletes it when the client becomes public.
@@ -91,20 +108,15 @@ func (r *OAuthClientReconciler) reconcileSecret(ctx context.Context, c *mcpv1alp
 	if existing != nil {
 		return nil
 	}
+	secret, err := clientSecret(r.Config, r.Scheme(), c)
+	if err != nil {
+		return err
+	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return fmt.Errorf("failed to generate a client secret: %w", err)
 	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Config.Namespace, Labels: map[string]string{
-			LabelManagedBy: LabelManagedByValue, LabelOAuthClient: c.Name,
-		}},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{ClientSecretKey: []byte(base64.RawURLEncoding.EncodeToString(raw))},
-	}
-	if err := controllerutil.SetControllerReference(c, secret, r.Scheme()); err != nil {
-		return fmt.Errorf("failed to set the owner of Secret %s: %w", name, err)
-	}
+	secret.Data = map[string][]byte{ClientSecretKey: []byte(base64.RawURLEncoding.EncodeToString(raw))}
 	if err := r.Create(ctx, secret); err != nil {
 		return fmt.Errorf("failed to create Secret %s/%s: %w", r.Config.Namespace, name, err)
 	}

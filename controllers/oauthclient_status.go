@@ -56,7 +56,7 @@ func computeOAuthClientStatus(cfg *platform.Config, c *mcpv1alpha1.OAuthClient, 
 		ready.Message = fmt.Sprintf("Secret %s exists and is not owned by this client; delete it so the operator can generate the client secret", obs.secretConflict)
 	case c.Spec.Gateway && !cfg.SharedGateway.Enabled:
 		ready.Reason = ReasonGatewayDisabled
-		ready.Message = fmt.Sprintf("the shared gateway is disabled in the platform configuration (sharedGateway.enabled): authorizing %s gets invalid_target", "https://"+cfg.GatewayHost+platform.MCPPath)
+		ready.Message = fmt.Sprintf("the shared gateway is disabled in the platform configuration (sharedGateway.enabled): authorizing %s gets invalid_target", cfg.SharedGatewayURL())
 	case !c.Spec.Gateway && obs.handle == nil:
 		ready.Reason = ReasonHandleNotFound
 		ready.Message = fmt.Sprintf("handle %q does not exist: create the Handle or fix spec.handle", c.Spec.Handle)

@@ -75,9 +75,11 @@ type TLS struct {
 	Mode string `json:"mode,omitempty"`
 	// IssuerRef is the cert-manager issuer that signs the certificates.
 	IssuerRef IssuerRef `json:"issuerRef"`
-	// WildcardSecretName is the Secret of the wildcard certificate, which
-	// the Gateway listener references. Defaults to mcp-wildcard-tls.
-	WildcardSecretName string `json:"wildcardSecretName,omitempty"`
+	// SecretName is the Secret of the platform certificate, which the
+	// Gateway's HTTPS listener references: *.{mcpDomain} and the gateway host
+	// in wildcard mode, the gateway host only in perHandle mode. Defaults to
+	// mcp-platform-tls.
+	SecretName string `json:"secretName,omitempty"`
 }
 
 // IssuerRef names a cert-manager Issuer or ClusterIssuer.
@@ -135,8 +137,8 @@ func (c *Config) setDefaults() {
 	if c.TLS.IssuerRef.Group == "" {
 		c.TLS.IssuerRef.Group = "cert-manager.io"
 	}
-	if c.TLS.WildcardSecretName == "" {
-		c.TLS.WildcardSecretName = "mcp-wildcard-tls"
+	if c.TLS.SecretName == "" {
+		c.TLS.SecretName = "mcp-platform-tls"
 	}
 }
 
@@ -199,7 +201,7 @@ func (c *Config) validate() error {
 	if k := c.TLS.IssuerRef.Kind; k != "Issuer" && k != "ClusterIssuer" {
 		bad("tls.issuerRef.kind", "%q must be Issuer or ClusterIssuer", k)
 	}
-	dnsName("tls.wildcardSecretName", c.TLS.WildcardSecretName)
+	dnsName("tls.secretName", c.TLS.SecretName)
 	for i, h := range c.LegacyAuthorizationServers {
 		if h == "" || strings.ContainsAny(h, "/:") {
 			bad(fmt.Sprintf("legacyAuthorizationServers[%d]", i), "%q must be a bare host name", h)
@@ -238,8 +240,12 @@ func (c *Config) GatewayURL() string {
 	if !c.SharedGateway.Enabled {
 		return ""
 	}
-	return c.origin(c.GatewayHost) + MCPPath
+	return c.SharedGatewayURL()
 }
+
+// SharedGatewayURL returns https://{gatewayHost}/mcp whether or not the
+// shared gateway is enabled, for messages that explain why it is not.
+func (c *Config) SharedGatewayURL() string { return c.origin(c.GatewayHost) + MCPPath }
 
 // CompatibilityURL returns the fallback URL of a handle on the gateway host.
 func (c *Config) CompatibilityURL(handle string) string {

@@ -29,7 +29,7 @@ func TestParseDefaultsAndURLs(t *testing.T) {
 		"tls.mode":         {c.TLS.Mode, TLSModeWildcard},
 		"issuerRef.kind":   {c.TLS.IssuerRef.Kind, "ClusterIssuer"},
 		"issuerRef.group":  {c.TLS.IssuerRef.Group, "cert-manager.io"},
-		"wildcard secret":  {c.TLS.WildcardSecretName, "mcp-wildcard-tls"},
+		"platform secret":  {c.TLS.SecretName, "mcp-platform-tls"},
 		"hosted URL":       {c.HostedURL("acme"), "https://acme.mcp.10x.in/mcp"},
 		"gateway URL":      {c.GatewayURL(), "https://ai.10x.in/mcp"},
 		"compatibility":    {c.CompatibilityURL("acme"), "https://ai.10x.in/mcp/acme/mcp"},
