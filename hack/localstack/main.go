@@ -3,7 +3,8 @@
 // everything on Ctrl-C. It lives under hack/ because it is a developer tool
 // built on the test control plane, not something the product ships.
 //
-// This stage of the stack: the control plane with the CRDs and the samples.
+// The stack so far: the control plane with the CRDs, the operator with a
+// platform configuration for local hosts, and the samples.
 package main
 
 import (
@@ -15,9 +16,30 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 )
+
+// platformConfig serves handles at https://{handle}.mcp.localhost:8443/mcp
+// and the gateway at https://localhost:8443.
+const platformConfig = `mcpDomain: mcp.localhost
+gatewayHost: localhost
+publicPort: 8443
+namespace: mcp-system
+gatewayRefs:
+  - {name: mcp-gateway, namespace: mcp-system, sectionName: https}
+runtimeService: {name: mcp-runtime, namespace: mcp-system, port: 8080}
+tls:
+  mode: wildcard
+  issuerRef: {name: mcp-local-ca, kind: ClusterIssuer}
+sharedGateway: {enabled: true}
+`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -35,11 +57,13 @@ func run(ctx context.Context) error {
 	envFile := filepath.Join(localDir, "env")
 	// A stale env file would point scripts at a stack that is gone.
 	_ = os.Remove(envFile)
-	if err := os.MkdirAll(localDir, 0o700); err != nil {
+	defer func() { _ = os.Remove(envFile) }()
+	logDir := filepath.Join(localDir, "logs")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return err
 	}
 
-	step("building the control plane (first run only: about 10 minutes)")
+	step("building the control plane (first run only: about 15 minutes)")
 	bins, err := controlplane.Binaries()
 	if err != nil {
 		return err
@@ -51,12 +75,10 @@ func run(ctx context.Context) error {
 	}
 	defer func() {
 		step("stopping the control plane")
-		_ = os.Remove(envFile)
 		if err := cp.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "localstack: failed to stop the control plane:", err)
 		}
 	}()
-
 	kubeconfig := filepath.Join(localDir, "kubeconfig")
 	kc, err := cp.Kubeconfig()
 	if err != nil {
@@ -65,6 +87,22 @@ func run(ctx context.Context) error {
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return err
 	}
+	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "mcp-system"}}); err != nil {
+		return fmt.Errorf("failed to create namespace mcp-system: %w", err)
+	}
+
+	configPath := filepath.Join(localDir, "platform.yaml")
+	if err := os.WriteFile(configPath, []byte(platformConfig), 0o600); err != nil {
+		return err
+	}
+	step("starting the operator (log: .local/logs/manager.log)")
+	manager, err := startProcess(filepath.Join(logDir, "manager.log"), kubeconfig,
+		filepath.Join(root, "bin", "manager"), "--platform-config="+configPath,
+		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:8081")
+	if err != nil {
+		return err
+	}
+	defer manager.stop("operator")
 
 	step("applying config/samples")
 	files, err := controlplane.SampleFiles()
@@ -75,6 +113,10 @@ func run(ctx context.Context) error {
 		if _, err := controlplane.ApplyFile(ctx, cp.Client, f, "localstack"); err != nil {
 			return err
 		}
+	}
+	step("waiting for the operator to report the sample handle's endpoints")
+	if err := waitForEndpoints(ctx, cp, "acme", manager); err != nil {
+		return err
 	}
 
 	kubectl := filepath.Join(bins, "kubectl")
@@ -90,14 +132,77 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf(`
-The local stack is up. For scripts: . %s
+The local stack is up: control plane and operator. For scripts: . %s
 Try:   export KUBECONFIG=%s
-       %s get handles,oauthclients,toolsets
+       %s get handles,oauthclients,toolsets,httproutes -A
 Ctrl-C stops everything.
 `, rel(root, envFile), kubeconfig, kubectl)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-manager.exited:
+		return fmt.Errorf("the operator exited (%v); see .local/logs/manager.log", err)
+	}
 	fmt.Println()
 	return nil
+}
+
+// waitForEndpoints waits until the operator has written a handle's status.
+func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, manager *process) error {
+	deadline := time.After(60 * time.Second)
+	for {
+		h := &mcpv1alpha1.Handle{}
+		if err := cp.Client.Get(ctx, types.NamespacedName{Name: name}, h); err == nil && h.Status.Endpoints != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-manager.exited:
+			return fmt.Errorf("the operator exited (%v); see .local/logs/manager.log", err)
+		case <-deadline:
+			return fmt.Errorf("handle %s has no endpoints after 60s; see .local/logs/manager.log", name)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// process is a child process of the stack.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// startProcess starts a binary with KUBECONFIG set and its output in a log.
+func startProcess(logPath, kubeconfig, bin string, args ...string) (*process, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("failed to start %s: %w", filepath.Base(bin), err)
+	}
+	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	go func() {
+		p.exited <- cmd.Wait()
+		_ = log.Close()
+	}()
+	return p, nil
+}
+
+// stop asks the process to terminate and kills it after 10 seconds.
+func (p *process) stop(name string) {
+	step("stopping the " + name)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
 }
 
 // envVar is one line of .local/env.
