@@ -58,7 +58,7 @@ func (r *HandleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if obs.conflict != nil {
 		err = r.removeEdge(ctx, h, &obs)
 	} else {
-		err = r.applyEdge(ctx, h, &obs)
+		err = r.applyEdge(ctx, h)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -112,7 +112,7 @@ func (r *HandleReconciler) observe(ctx context.Context, h *mcpv1alpha1.Handle) (
 
 // applyEdge writes every desired object that differs from what is cached,
 // and removes per-handle TLS objects left from a previous TLS mode.
-func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle, obs *handleObservation) error {
+func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle) error {
 	for _, desired := range HandleObjects(r.Config, h) {
 		existing, err := getCachedObject(ctx, r.Client, desired)
 		if err != nil {

@@ -293,10 +293,10 @@ func TestDriftIsRepaired(t *testing.T) {
 func TestSuspendedHandleKeepsItsObjects(t *testing.T) {
 	cfg := platformConfig(t)
 	startOperator(t, cfg)
-	h := createHandle(t, "paused", mcpv1alpha1.HandleSpec{})
+	createHandle(t, "paused", mcpv1alpha1.HandleSpec{})
 	route := waitRoute(t, "handle-paused")
 
-	h = getHandle(t, "paused")
+	h := getHandle(t, "paused")
 	h.Spec.Suspended = true
 	if err := env.Client.Update(ctx, h); err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestDeletedHandleIsGarbageCollected(t *testing.T) {
 	for _, name := range []string{"handle-gone", "handle-gone-compat"} {
 		eventually(t, 30*time.Second, name+" garbage-collected", func() error {
 			if _, err := getRoute(name); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("still there (err=%v)", err)
+				return stillThere(err)
 			}
 			return nil
 		})

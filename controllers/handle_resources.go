@@ -100,7 +100,7 @@ func httpRoute(cfg *platform.Config, name string, l map[string]string, parents [
 					BackendObjectReference: gatewayv1.BackendObjectReference{
 						Name:      gatewayv1.ObjectName(cfg.RuntimeService.Name),
 						Namespace: runtimeNamespace(cfg),
-						Port:      ptr.To(gatewayv1.PortNumber(cfg.RuntimeService.Port)),
+						Port:      ptr.To(cfg.RuntimeService.Port),
 					},
 				}}},
 			}},
@@ -188,7 +188,7 @@ func listenerSet(cfg *platform.Config, handle string) *gatewayv1.ListenerSet {
 			Listeners: []gatewayv1.ListenerEntry{{
 				Name:     "https",
 				Hostname: ptr.To(gatewayv1.Hostname(cfg.HostedHost(handle))),
-				Port:     gatewayv1.PortNumber(cfg.PublicPort),
+				Port:     cfg.PublicPort,
 				Protocol: gatewayv1.HTTPSProtocolType,
 				TLS: &gatewayv1.ListenerTLSConfig{
 					Mode:            ptr.To(gatewayv1.TLSModeTerminate),

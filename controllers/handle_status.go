@@ -37,15 +37,6 @@ type handleObservation struct {
 	certificateName string
 }
 
-// operatorConditions are the Handle condition types the operator owns. The
-// runtime owns Serving (its own server-side apply field manager).
-var operatorConditions = []string{
-	mcpv1alpha1.HandleConditionAccepted,
-	mcpv1alpha1.HandleConditionRouteAccepted,
-	mcpv1alpha1.HandleConditionCertificateReady,
-	mcpv1alpha1.HandleConditionReady,
-}
-
 // computeHandleStatus returns the status the operator reports: its four
 // conditions (keeping transition times of unchanged ones), the endpoints and
 // the observed generation.

@@ -130,7 +130,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there (err=%v)", err)
+		return stillThere(err)
 	})
 	if c := waitClientReady(t, "vault-app", metav1.ConditionTrue, controllers.ReasonReady); c.Status.SecretRef != nil {
 		t.Errorf("secretRef kept: %+v", c.Status.SecretRef)

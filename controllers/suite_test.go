@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -110,4 +111,13 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 func toYAML(v any) string {
 	b, _ := yaml.Marshal(v)
 	return string(b)
+}
+
+// stillThere is the retry error of a wait for a deletion: the object was
+// found, or reading it failed.
+func stillThere(err error) error {
+	if err == nil {
+		return errors.New("still there")
+	}
+	return err
 }

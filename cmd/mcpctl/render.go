@@ -72,9 +72,9 @@ func readManifests(paths []string, stdin io.Reader) (io.Reader, error) {
 		if st, err := os.Stat(p); err != nil {
 			return nil, err
 		} else if st.IsDir() {
-			yamls, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
+			files, _ = filepath.Glob(filepath.Join(p, "*.yaml"))
 			ymls, _ := filepath.Glob(filepath.Join(p, "*.yml"))
-			files = append(yamls, ymls...)
+			files = append(files, ymls...)
 		}
 		for _, f := range files {
 			if filepath.Base(f) == "kustomization.yaml" {

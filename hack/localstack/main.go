@@ -139,8 +139,8 @@ Ctrl-C stops everything.
 `, rel(root, envFile), kubeconfig, kubectl)
 	select {
 	case <-ctx.Done():
-	case err := <-manager.exited:
-		return fmt.Errorf("the operator exited (%v); see .local/logs/manager.log", err)
+	case <-manager.exited:
+		return manager.exitErr("operator", ".local/logs/manager.log")
 	}
 	fmt.Println()
 	return nil
@@ -157,8 +157,8 @@ func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, ma
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-manager.exited:
-			return fmt.Errorf("the operator exited (%v); see .local/logs/manager.log", err)
+		case <-manager.exited:
+			return manager.exitErr("operator", ".local/logs/manager.log")
 		case <-deadline:
 			return fmt.Errorf("handle %s has no endpoints after 60s; see .local/logs/manager.log", name)
 		case <-time.After(200 * time.Millisecond):
@@ -166,10 +166,12 @@ func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, ma
 	}
 }
 
-// process is a child process of the stack.
+// process is a child process of the stack. exited is closed when it ends,
+// after err is set.
 type process struct {
 	cmd    *exec.Cmd
-	exited chan error
+	exited chan struct{}
+	err    error
 }
 
 // startProcess starts a binary with KUBECONFIG set and its output in a log.
@@ -185,12 +187,21 @@ func startProcess(logPath, kubeconfig, bin string, args ...string) (*process, er
 		_ = log.Close()
 		return nil, fmt.Errorf("failed to start %s: %w", filepath.Base(bin), err)
 	}
-	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
 	go func() {
-		p.exited <- cmd.Wait()
+		p.err = cmd.Wait()
 		_ = log.Close()
+		close(p.exited)
 	}()
 	return p, nil
+}
+
+// exitErr describes the end of a process that should still run.
+func (p *process) exitErr(name, log string) error {
+	if p.err == nil {
+		return fmt.Errorf("the %s exited; see %s", name, log)
+	}
+	return fmt.Errorf("the %s exited; see %s: %w", name, log, p.err)
 }
 
 // stop asks the process to terminate and kills it after 10 seconds.
