@@ -34,7 +34,9 @@ type Config struct {
 	// compatibility paths, the OAuth endpoints and the web pages.
 	GatewayHost string `json:"gatewayHost"`
 	// Issuer is the OAuth issuer URL advertised in every protected-resource
-	// metadata document. Defaults to https://{gatewayHost}.
+	// metadata document: the gateway host's origin, where the runtime serves
+	// the authorization server. Defaults to that origin; setting it guards a
+	// deployment against advertising anything else.
 	Issuer string `json:"issuer,omitempty"`
 	// PublicPort is the port clients use for the hosts above, 443 unless the
 	// gateway listens elsewhere (the local stack does).
@@ -113,6 +115,7 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("invalid platform configuration: %w", err)
 	}
 	c.setDefaults()
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("invalid platform configuration: %w", err)
 	}
@@ -172,6 +175,8 @@ func (c *Config) validate() error {
 		bad("issuer", "%q must be an https URL without query or fragment (RFC 8414)", c.Issuer)
 	} else if c.isLegacy(u.Hostname()) {
 		bad("issuer", "%q is listed in legacyAuthorizationServers and must never be advertised", c.Issuer)
+	} else if c.GatewayHost != "" && strings.TrimSuffix(c.Issuer, "/") != c.origin(c.GatewayHost) {
+		bad("issuer", "%q must be the gateway host's origin %s: the runtime serves the authorization server there", c.Issuer, c.origin(c.GatewayHost))
 	}
 	if c.PublicPort < 1 || c.PublicPort > 65535 {
 		bad("publicPort", "%d is not a TCP port", c.PublicPort)

@@ -72,6 +72,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"gateway under mcpDomain", "gatewayHost: ai.10x.in", "gatewayHost: ai.mcp.10x.in", `gatewayHost: "ai.mcp.10x.in" must not be a host under mcpDomain`},
 		{"http issuer", "namespace: mcp-system", "namespace: mcp-system\nissuer: http://ai.10x.in", `issuer: "http://ai.10x.in" must be an https URL`},
 		{"legacy issuer", "namespace: mcp-system", "namespace: mcp-system\nissuer: https://api.10x.in", `issuer: "https://api.10x.in" is listed in legacyAuthorizationServers`},
+		{"issuer elsewhere", "namespace: mcp-system", "namespace: mcp-system\nissuer: https://auth.10x.in", `issuer: "https://auth.10x.in" must be the gateway host's origin https://ai.10x.in`},
 		{"no gateway", "gatewayRefs: [{name: mcp-gateway, namespace: mcp-system, sectionName: https}]", "gatewayRefs: []", "gatewayRefs: at least one Gateway is required"},
 		{"gateway without namespace", "gatewayRefs: [{name: mcp-gateway, namespace: mcp-system, sectionName: https}]", "gatewayRefs: [{name: mcp-gateway}]", "gatewayRefs[0].namespace: required"},
 		{"bad port", "port: 8080", "port: 70000", "runtimeService.port: 70000 is not a TCP port"},
