@@ -79,6 +79,45 @@ type ConnectionStatus struct {
 	// lastRefreshTime is when the refresh token last rotated.
 	// +optional
 	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
+
+	// authorizationCode is the grant's pending authorization code until it
+	// is exchanged or expires.
+	// +optional
+	AuthorizationCode *AuthorizationCodeState `json:"authorizationCode,omitempty"`
+
+	// consumedCodeHash is the hash of the code already exchanged: presenting
+	// it again revokes the grant and everything issued from it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ConsumedCodeHash string `json:"consumedCodeHash,omitempty"`
+}
+
+// AuthorizationCodeState is a pending authorization code: a hash, never the
+// code itself, and what the token request must match.
+type AuthorizationCodeState struct {
+	// hash is the SHA-256 (base64url) of the code.
+	// +required
+	// +kubebuilder:validation:MinLength=43
+	// +kubebuilder:validation:MaxLength=64
+	Hash string `json:"hash,omitempty"`
+
+	// expiresAt is when the code stops being accepted.
+	// +required
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// codeChallenge is the PKCE S256 challenge the token request's
+	// code_verifier must match.
+	// +required
+	// +kubebuilder:validation:MinLength=43
+	// +kubebuilder:validation:MaxLength=128
+	CodeChallenge string `json:"codeChallenge,omitempty"`
+
+	// redirectURI is the redirect_uri of the authorization request, which the
+	// token request must repeat.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	RedirectURI string `json:"redirectURI,omitempty"`
 }
 
 // Condition types of a Connection.

@@ -197,3 +197,34 @@ func BenchmarkVerifyAccess(b *testing.B) {
 		}
 	}
 }
+
+func TestSeal(t *testing.T) {
+	ks := keyset(t, "k1", "k1")
+	now := time.Unix(1_800_000_000, 0)
+	type session struct{ Email string }
+	s, err := ks.Seal("session", session{Email: "a@example.com"}, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got session
+	if err := ks.Open("session", s, &got, now); err != nil || got.Email != "a@example.com" {
+		t.Fatalf("Open = %+v, %v", got, err)
+	}
+	tampered := []byte(s)
+	tampered[5] ^= 1
+	for name, tc := range map[string]struct {
+		purpose, value string
+		ks             *KeySet
+		now            time.Time
+	}{
+		"other purpose": {"csrf", s, ks, now},
+		"expired":       {"session", s, ks, now.Add(time.Hour)},
+		"tampered":      {"session", string(tampered), ks, now},
+		"other key":     {"session", s, keyset(t, "k2", "k2"), now},
+		"garbage":       {"session", "x.y", ks, now},
+	} {
+		if err := tc.ks.Open(tc.purpose, tc.value, &got, tc.now); !errors.Is(err, ErrSealed) {
+			t.Errorf("%s: %v, want ErrSealed", name, err)
+		}
+	}
+}

@@ -1,0 +1,208 @@
+// Package grants keeps the authorization server's grants as Connection
+// objects, one per approval, updated with optimistic concurrency
+// (resourceVersion) so any runtime replica can serve any step of a flow, and
+// deleted to revoke.
+package grants
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+)
+
+// Errors of the store. Each maps to an OAuth invalid_grant; the reuse errors
+// have revoked the grant.
+var (
+	ErrNotFound      = errors.New("the grant does not exist or was revoked")
+	ErrInvalidCode   = errors.New("the authorization code is invalid, expired or was issued to another client")
+	ErrCodeReused    = errors.New("the authorization code was already used; the grant is revoked")
+	ErrPKCE          = errors.New("code_verifier does not match the code challenge")
+	ErrRedirectURI   = errors.New("redirect_uri differs from the authorization request")
+	ErrRefreshReused = errors.New("the refresh token was already used; the grant is revoked")
+	ErrWrongClient   = errors.New("the token was issued to another client")
+)
+
+// LabelHandle lets the grants of a handle be listed.
+const LabelHandle = "mcp.10x.in/handle"
+
+// Request is an approved authorization request.
+type Request struct {
+	Client        *mcpv1alpha1.OAuthClient
+	Handle        string
+	Subject       string
+	Email         string
+	Resource      string
+	Scopes        []mcpv1alpha1.Scope
+	CodeChallenge string
+	RedirectURI   string
+}
+
+// Store reads and writes grants. Reader should read from the apiserver
+// directly: a code or refresh token may have been written by another replica
+// a moment ago.
+type Store struct {
+	Client client.Client
+	Reader client.Reader
+	// CodeTTL is how long an authorization code is valid.
+	CodeTTL time.Duration
+	// Now is the clock, for tests.
+	Now func() time.Time
+}
+
+// Create records an approved grant with its pending authorization code and
+// returns the code. The grant is owned by its client, so deleting the client
+// deletes its grants.
+func (s *Store) Create(ctx context.Context, req Request) (string, error) {
+	name := "conn-" + randomName()
+	conn := &mcpv1alpha1.Connection{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   name,
+			Labels: map[string]string{LabelHandle: req.Handle},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: req.Client.Name, UID: req.Client.UID,
+			}},
+		},
+		Spec: mcpv1alpha1.ConnectionSpec{
+			Handle: req.Handle, ClientID: req.Client.ClientID(), Subject: req.Subject, Email: req.Email,
+			Resource: req.Resource, Scopes: req.Scopes,
+		},
+	}
+	if err := s.Client.Create(ctx, conn); err != nil {
+		return "", fmt.Errorf("failed to record the grant: %w", err)
+	}
+	code, hash := tokens.NewOpaque(tokens.CodePrefix, name)
+	expires := metav1.NewTime(s.Now().Add(s.CodeTTL))
+	conn.Status.AuthorizationCode = &mcpv1alpha1.AuthorizationCodeState{
+		Hash: hash, ExpiresAt: &expires, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
+	}
+	if err := s.Client.Status().Update(ctx, conn); err != nil {
+		_ = s.Client.Delete(ctx, conn)
+		return "", fmt.Errorf("failed to record the authorization code: %w", err)
+	}
+	return code, nil
+}
+
+// ExchangeCode redeems an authorization code once and returns the grant
+// with its first refresh token. A second redemption revokes the grant.
+func (s *Store) ExchangeCode(ctx context.Context, code, clientID, redirectURI, verifier string) (*mcpv1alpha1.Connection, string, error) {
+	name, ok := tokens.ParseOpaque(tokens.CodePrefix, code)
+	if !ok {
+		return nil, "", ErrInvalidCode
+	}
+	return s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+		if conn.Status.ConsumedCodeHash != "" && tokens.HashEqual(code, conn.Status.ConsumedCodeHash) {
+			return "", ErrCodeReused
+		}
+		pending := conn.Status.AuthorizationCode
+		if pending == nil || !tokens.HashEqual(code, pending.Hash) || !s.Now().Before(pending.ExpiresAt.Time) || conn.Spec.ClientID != clientID {
+			return "", ErrInvalidCode
+		}
+		if redirectURI != pending.RedirectURI {
+			return "", ErrRedirectURI
+		}
+		if !VerifyPKCE(verifier, pending.CodeChallenge) {
+			return "", ErrPKCE
+		}
+		refresh, hash := tokens.NewOpaque(tokens.RefreshPrefix, conn.Name)
+		conn.Status.AuthorizationCode = nil
+		conn.Status.ConsumedCodeHash = tokens.Hash(code)
+		conn.Status.RefreshTokenHash = hash
+		return refresh, nil
+	})
+}
+
+// Refresh rotates a refresh token. Presenting a token that is not the
+// current one revokes the grant.
+func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mcpv1alpha1.Connection, string, error) {
+	name, ok := tokens.ParseOpaque(tokens.RefreshPrefix, refreshToken)
+	if !ok {
+		return nil, "", ErrNotFound
+	}
+	return s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+		if conn.Spec.ClientID != clientID {
+			return "", ErrWrongClient
+		}
+		if !tokens.HashEqual(refreshToken, conn.Status.RefreshTokenHash) {
+			return "", ErrRefreshReused
+		}
+		refresh, hash := tokens.NewOpaque(tokens.RefreshPrefix, conn.Name)
+		now := metav1.NewTime(s.Now())
+		conn.Status.RefreshTokenHash = hash
+		conn.Status.RefreshCount++
+		conn.Status.LastRefreshTime = &now
+		return refresh, nil
+	})
+}
+
+// Revoke deletes a grant; every token issued from it stops working.
+func (s *Store) Revoke(ctx context.Context, name string) error {
+	conn := &mcpv1alpha1.Connection{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := s.Client.Delete(ctx, conn); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to revoke grant %s: %w", name, err)
+	}
+	return nil
+}
+
+// update applies change to the current version of a grant with optimistic
+// concurrency, retrying on conflicts so a concurrent redemption is judged
+// against the state it raced with. A reuse error revokes the grant.
+func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha1.Connection) (string, error)) (*mcpv1alpha1.Connection, string, error) {
+	for attempt := 0; ; attempt++ {
+		conn := &mcpv1alpha1.Connection{}
+		if err := s.Reader.Get(ctx, types.NamespacedName{Name: name}, conn); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, "", ErrNotFound
+			}
+			return nil, "", fmt.Errorf("failed to read grant %s: %w", name, err)
+		}
+		token, err := change(conn)
+		if errors.Is(err, ErrCodeReused) || errors.Is(err, ErrRefreshReused) {
+			if rerr := s.Revoke(ctx, name); rerr != nil {
+				return nil, "", rerr
+			}
+			return nil, "", err
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		err = s.Client.Status().Update(ctx, conn)
+		if err == nil {
+			return conn, token, nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 4 {
+			return nil, "", fmt.Errorf("failed to update grant %s: %w", name, err)
+		}
+	}
+}
+
+// VerifyPKCE checks an RFC 7636 code_verifier against an S256 challenge.
+func VerifyPKCE(verifier, challenge string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
+}
+
+// randomName returns 16 lowercase base32 characters.
+func randomName() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(b), "="))
+}

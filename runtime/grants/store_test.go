@@ -1,0 +1,216 @@
+package grants
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+)
+
+var env *controlplane.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = controlplane.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+const (
+	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-verifier"
+	callback = "https://chatgpt.com/connector/oauth/cb_1"
+)
+
+func challenge(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// newStore returns a store on the real apiserver with a declared client.
+func newStore(t *testing.T, now *time.Time) (*Store, *mcpv1alpha1.OAuthClient) {
+	t.Helper()
+	c := &mcpv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-"},
+		Spec:       mcpv1alpha1.OAuthClientSpec{Handle: "acme", ClientName: "ChatGPT", RedirectURIs: []mcpv1alpha1.RedirectURI{callback}},
+	}
+	if err := env.Client.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), c) })
+	return &Store{Client: env.Client, Reader: env.Client, CodeTTL: time.Minute, Now: func() time.Time { return *now }}, c
+}
+
+func authorize(t *testing.T, s *Store, c *mcpv1alpha1.OAuthClient) string {
+	t.Helper()
+	code, err := s.Create(context.Background(), Request{
+		Client: c, Handle: "acme", Subject: "static#alice@example.com", Email: "alice@example.com",
+		Resource: "https://acme.mcp.10x.in/mcp", Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read"},
+		CodeChallenge: challenge(verifier), RedirectURI: callback,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func grantExists(t *testing.T, name string) bool {
+	t.Helper()
+	err := env.Client.Get(context.Background(), types.NamespacedName{Name: name}, &mcpv1alpha1.Connection{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestCodeThenRefreshRotation(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	ctx := context.Background()
+	code := authorize(t, s, c)
+
+	conn, refresh, err := s.ExchangeCode(ctx, code, c.Name, callback, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.Status.AuthorizationCode != nil || conn.Status.RefreshTokenHash == "" {
+		t.Errorf("status after the exchange: %+v", conn.Status)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", conn), refresh) || strings.Contains(fmt.Sprintf("%+v", conn), code) {
+		t.Error("a token is stored in the grant instead of its hash")
+	}
+	if ref := conn.OwnerReferences; len(ref) != 1 || ref[0].UID != c.UID {
+		t.Errorf("owner = %+v, want the client", ref)
+	}
+
+	_, second, err := s.Refresh(ctx, refresh, c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, third, err := s.Refresh(ctx, second, c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.RefreshCount != 2 || third == second {
+		t.Errorf("refresh count %d; rotation returned the same token: %v", got.Status.RefreshCount, third == second)
+	}
+	if _, _, err := s.Refresh(ctx, second, c.Name); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("an old refresh token: %v, want ErrRefreshReused", err)
+	}
+	if grantExists(t, conn.Name) {
+		t.Error("reusing a refresh token did not revoke the grant")
+	}
+	if _, _, err := s.Refresh(ctx, third, c.Name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the newest refresh token after revocation: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCodeRefusals(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	ctx := context.Background()
+	cases := []struct {
+		name                       string
+		client, redirect, verifier string
+		advance                    time.Duration
+		want                       error
+	}{
+		{"wrong verifier", c.Name, callback, strings.Repeat("x", 43), 0, ErrPKCE},
+		{"short verifier", c.Name, callback, "short", 0, ErrPKCE},
+		{"other redirect", c.Name, callback + "/", verifier, 0, ErrRedirectURI},
+		{"other client", "someone-else", callback, verifier, 0, ErrInvalidCode},
+		{"expired", c.Name, callback, verifier, 2 * time.Minute, ErrInvalidCode},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now = time.Now()
+			code := authorize(t, s, c)
+			now = now.Add(tc.advance)
+			if _, _, err := s.ExchangeCode(ctx, code, tc.client, tc.redirect, tc.verifier); !errors.Is(err, tc.want) {
+				t.Errorf("error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, _, err := s.ExchangeCode(ctx, "mcpc1_nonexistent."+strings.Repeat("A", 43), c.Name, callback, verifier); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown grant: %v", err)
+	}
+	if _, _, err := s.ExchangeCode(ctx, "not-a-code", c.Name, callback, verifier); !errors.Is(err, ErrInvalidCode) {
+		t.Errorf("garbage code: %v", err)
+	}
+}
+
+func TestReusedCodeRevokes(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	ctx := context.Background()
+	code := authorize(t, s, c)
+	conn, _, err := s.ExchangeCode(ctx, code, c.Name, callback, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ExchangeCode(ctx, code, c.Name, callback, verifier); !errors.Is(err, ErrCodeReused) {
+		t.Fatalf("second exchange: %v, want ErrCodeReused", err)
+	}
+	if grantExists(t, conn.Name) {
+		t.Error("a reused code did not revoke what it issued")
+	}
+}
+
+// TestConcurrentExchange races two redemptions of one code, as two replicas
+// would: exactly one succeeds, and the other is judged a reuse.
+func TestConcurrentExchange(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	code := authorize(t, s, c)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = s.ExchangeCode(context.Background(), code, c.Name, callback, verifier)
+		}()
+	}
+	wg.Wait()
+	ok, reused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrCodeReused), errors.Is(err, ErrNotFound):
+			reused++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || reused != 1 {
+		t.Errorf("%d succeeded and %d were refused as reuse; want 1 and 1", ok, reused)
+	}
+}
+
+func TestVerifyPKCE(t *testing.T) {
+	// RFC 7636 appendix B.
+	if !VerifyPKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") {
+		t.Error("the RFC 7636 example does not verify")
+	}
+	if VerifyPKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") {
+		t.Error("a plain challenge verifies")
+	}
+}
