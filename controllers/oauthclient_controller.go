@@ -26,9 +26,6 @@ import (
 // oauthClientHandleIndex indexes OAuthClients by the handle they are bound to.
 const oauthClientHandleIndex = "spec.handle"
 
-// ClientSecretKey is the key of the client secret in its Secret.
-const ClientSecretKey = "client_secret"
-
 // OAuthClientReconciler assigns each OAuthClient its client id, keeps the
 // secret of confidential clients in a Secret it owns, and reports whether the
 // bound handle exists and offers the client's scopes.
@@ -65,14 +62,12 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return ctrl.Result{}, r.updateStatus(ctx, c, computeOAuthClientStatus(r.Config, c, obs))
 }
 
-func clientSecretName(c *mcpv1alpha1.OAuthClient) string { return "oauthclient-" + c.Name }
-
 // clientSecret returns the Secret of a confidential client, owned by it,
 // without its generated value.
 func clientSecret(cfg *platform.Config, s *runtime.Scheme, c *mcpv1alpha1.OAuthClient) (*corev1.Secret, error) {
 	secret := &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: clientSecretName(c), Namespace: cfg.Namespace, Labels: map[string]string{
+		ObjectMeta: metav1.ObjectMeta{Name: c.SecretName(), Namespace: cfg.Namespace, Labels: map[string]string{
 			LabelManagedBy: LabelManagedByValue, LabelOAuthClient: c.Name,
 		}},
 		Type: corev1.SecretTypeOpaque,
@@ -87,7 +82,7 @@ func clientSecret(cfg *platform.Config, s *runtime.Scheme, c *mcpv1alpha1.OAuthC
 // (it is never regenerated while the Secret exists; deleting the Secret
 // rotates it) and deletes it when the client becomes public.
 func (r *OAuthClientReconciler) reconcileSecret(ctx context.Context, c *mcpv1alpha1.OAuthClient, obs *oauthClientObservation) error {
-	name := clientSecretName(c)
+	name := c.SecretName()
 	existing, err := getCached[corev1.Secret](ctx, r.Client, r.Config.Namespace, name)
 	if err != nil {
 		return err
@@ -116,7 +111,7 @@ func (r *OAuthClientReconciler) reconcileSecret(ctx context.Context, c *mcpv1alp
 	if _, err := rand.Read(raw); err != nil {
 		return fmt.Errorf("failed to generate a client secret: %w", err)
 	}
-	secret.Data = map[string][]byte{ClientSecretKey: []byte(base64.RawURLEncoding.EncodeToString(raw))}
+	secret.Data = map[string][]byte{mcpv1alpha1.ClientSecretKey: []byte(base64.RawURLEncoding.EncodeToString(raw))}
 	if err := r.Create(ctx, secret); err != nil {
 		return fmt.Errorf("failed to create Secret %s/%s: %w", r.Config.Namespace, name, err)
 	}

@@ -95,7 +95,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "oauthclient-vault-app"}, secret); err != nil {
 		t.Fatal(err)
 	}
-	value := string(secret.Data[controllers.ClientSecretKey])
+	value := string(secret.Data[mcpv1alpha1.ClientSecretKey])
 	if len(value) < 40 {
 		t.Fatalf("client secret %d characters long", len(value))
 	}
@@ -115,7 +115,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "oauthclient-vault-app"}, secret); err != nil {
 		t.Fatal(err)
 	}
-	if string(secret.Data[controllers.ClientSecretKey]) != value {
+	if string(secret.Data[mcpv1alpha1.ClientSecretKey]) != value {
 		t.Error("the client secret changed on an unrelated update")
 	}
 

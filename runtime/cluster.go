@@ -3,28 +3,71 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 )
 
-// ClusterHandles reads handles through a client, in production the
-// informer-backed cache, so a handle added or changed with kubectl is seen
+// Cluster reads the runtime's objects through a client, in production the
+// informer-backed cache, so an object added or changed with kubectl is seen
 // without a restart.
-type ClusterHandles struct {
+type Cluster struct {
 	Reader client.Reader
+	// Namespace holds client Secrets.
+	Namespace string
 }
 
 // Handle returns the named handle, or nil when it does not exist.
-func (c ClusterHandles) Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error) {
-	h := &mcpv1alpha1.Handle{}
-	if err := c.Reader.Get(ctx, types.NamespacedName{Name: name}, h); err != nil {
+func (c Cluster) Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error) {
+	return get[mcpv1alpha1.Handle](ctx, c.Reader, "", name)
+}
+
+// List returns every handle.
+func (c Cluster) List(ctx context.Context) ([]mcpv1alpha1.Handle, error) {
+	var l mcpv1alpha1.HandleList
+	if err := c.Reader.List(ctx, &l); err != nil {
+		return nil, fmt.Errorf("failed to list handles: %w", err)
+	}
+	return l.Items, nil
+}
+
+// Client returns the OAuth client with the client_id, or nil. Client ids are
+// object names; client id metadata document URLs are not served yet.
+func (c Cluster) Client(ctx context.Context, clientID string) (*mcpv1alpha1.OAuthClient, error) {
+	if clientID == "" || strings.Contains(clientID, "/") {
+		return nil, nil
+	}
+	return get[mcpv1alpha1.OAuthClient](ctx, c.Reader, "", clientID)
+}
+
+// ClientSecret returns a confidential client's secret, or "".
+func (c Cluster) ClientSecret(ctx context.Context, oc *mcpv1alpha1.OAuthClient) (string, error) {
+	s, err := get[corev1.Secret](ctx, c.Reader, c.Namespace, oc.SecretName())
+	if err != nil || s == nil {
+		return "", err
+	}
+	// Only a Secret the client owns holds its secret.
+	if ref := metav1.GetControllerOf(s); ref == nil || ref.UID != oc.UID {
+		return "", nil
+	}
+	return string(s.Data[mcpv1alpha1.ClientSecretKey]), nil
+}
+
+func get[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, r client.Reader, namespace, name string) (*T, error) {
+	obj := PT(new(T))
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("failed to read handle %s: %w", name, err)
+		return nil, fmt.Errorf("failed to read %s/%s: %w", namespace, name, err)
 	}
-	return h, nil
+	return (*T)(obj), nil
 }

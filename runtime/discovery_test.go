@@ -27,6 +27,14 @@ func (f fakeHandles) Handle(_ context.Context, name string) (*mcpv1alpha1.Handle
 	return f[name], nil
 }
 
+func (f fakeHandles) List(context.Context) ([]mcpv1alpha1.Handle, error) {
+	var out []mcpv1alpha1.Handle
+	for _, h := range f {
+		out = append(out, *h)
+	}
+	return out, nil
+}
+
 func testServer(t *testing.T, edit ...func(*platform.Config)) *Server {
 	t.Helper()
 	cfg, err := platform.Load("../config/platform/platform.yaml")
@@ -42,7 +50,7 @@ func testServer(t *testing.T, edit ...func(*platform.Config)) *Server {
 	}}
 }
 
-func get(t *testing.T, h http.Handler, host, path string) (*http.Response, string) {
+func fetch(t *testing.T, h http.Handler, host, path string) (*http.Response, string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "https://"+host+path, nil)
 	rec := httptest.NewRecorder()
@@ -64,7 +72,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := get(t, h, tc.host, tc.path)
+			resp, body := fetch(t, h, tc.host, tc.path)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
@@ -82,7 +90,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 func TestDiscoveryInvariants(t *testing.T) {
 	s := testServer(t, func(c *platform.Config) { c.LegacyAuthorizationServers = []string{"api.10x.in"} })
 	h := s.Handler()
-	_, body := get(t, h, "ai.10x.in", "/.well-known/oauth-authorization-server")
+	_, body := fetch(t, h, "ai.10x.in", "/.well-known/oauth-authorization-server")
 	var as map[string]any
 	if err := json.Unmarshal([]byte(body), &as); err != nil {
 		t.Fatal(err)
@@ -101,7 +109,7 @@ func TestDiscoveryInvariants(t *testing.T) {
 		if !strings.Contains(path, "acme") {
 			host = "acme.mcp.10x.in"
 		}
-		_, body := get(t, h, host, path)
+		_, body := fetch(t, h, host, path)
 		var prm oauthPRM
 		if err := json.Unmarshal([]byte(body), &prm); err != nil {
 			t.Fatal(err)
@@ -139,7 +147,7 @@ func TestDiscoveryRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := get(t, tc.handler, tc.host, tc.path)
+			resp, body := fetch(t, tc.handler, tc.host, tc.path)
 			if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, tc.want) {
 				t.Errorf("status %d, body %s; want 404 with %q", resp.StatusCode, body, tc.want)
 			}

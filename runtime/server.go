@@ -5,31 +5,62 @@
 package runtime
 
 import (
-	"context"
 	"net/http"
+	"time"
 
-	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
-
-// Handles reads handles from the cluster (an informer cache in production).
-type Handles interface {
-	// Handle returns the named handle, or nil when it does not exist.
-	Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error)
-}
 
 // Server serves every endpoint of the runtime.
 type Server struct {
 	Config  *platform.Config
-	Handles Handles
+	Handles web.Handles
+	Clients oauth.Clients
+	Secrets oauth.ClientSecrets
+	Users   web.Authenticator
+	Grants  *grants.Store
+	Keys    oauth.Keys
+	// AccessTTL is the lifetime of access tokens; SessionTTL of sign-ins.
+	AccessTTL, SessionTTL time.Duration
+	Now                   func() time.Time
 }
 
 // Handler returns the runtime's HTTP handler.
 func (s *Server) Handler() http.Handler {
+	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, Grants: s.Grants,
+		Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
+	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
+		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now}
+	revoke := &oauth.RevokeEndpoint{Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants, Keys: s.Keys}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+platform.AuthorizationServerPath, s.serveAuthorizationServerMetadata)
 	mux.HandleFunc("GET "+platform.ProtectedResourcePath, s.serveProtectedResourceMetadata)
 	mux.HandleFunc("GET "+platform.ProtectedResourcePath+"/{path...}", s.serveProtectedResourceMetadata)
+	gateway := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.onGatewayHost(h)) }
+	gateway("GET "+oauth.AuthorizePath, flow.Authorize)
+	gateway("POST "+oauth.TokenPath, token.ServeHTTP)
+	gateway("POST "+oauth.RevokePath, revoke.ServeHTTP)
+	gateway("GET /ui/login", flow.LoginPage)
+	gateway("POST /ui/login", flow.Login)
+	gateway("GET /ui/consent", flow.ConsentPage)
+	gateway("POST /ui/consent", flow.Consent)
+	gateway("GET /ui/assets/", web.Assets().ServeHTTP)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return mux
+}
+
+// onGatewayHost serves the authorization server and its pages only on the
+// gateway host, the issuer's origin.
+func (s *Server) onGatewayHost(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.Config.IsGatewayHost(r.Host) {
+			notFound(w, "the authorization server is at "+s.Config.Issuer)
+			return
+		}
+		h(w, r)
+	})
 }

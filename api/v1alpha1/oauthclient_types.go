@@ -211,6 +211,14 @@ func (c *OAuthClient) ClientID() string {
 	return c.Name
 }
 
+// ClientSecretKey is the key of the client secret in a confidential
+// client's Secret.
+const ClientSecretKey = "client_secret"
+
+// SecretName is the name of the Secret, in the platform namespace, that holds
+// a confidential client's secret.
+func (c *OAuthClient) SecretName() string { return "oauthclient-" + c.Name }
+
 // Confidential reports whether the client authenticates with a secret.
 func (c *OAuthClient) Confidential() bool {
 	return c.Spec.TokenEndpointAuthMethod != "" && c.Spec.TokenEndpointAuthMethod != TokenEndpointAuthNone

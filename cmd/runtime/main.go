@@ -1,7 +1,7 @@
 // Command runtime serves the MCP endpoints, the OAuth authorization server and
-// the web pages of every handle. This build serves the discovery documents
-// (RFC 8414 and RFC 9728) and its health probe; the OAuth endpoints and MCP
-// arrive with their issues.
+// the web pages of every handle. This build serves the discovery documents,
+// the authorization code flow with static-user sign-in and consent, the token
+// and revocation endpoints; MCP arrives with its issue.
 package main
 
 import (
@@ -16,16 +16,22 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
 func main() {
 	addr := flag.String("listen", ":8080", "address the runtime listens on (the Gateway terminates TLS)")
+	keysSecret := flag.String("signing-keys-secret", "mcp-runtime-signing-keys", "Secret in the platform namespace with the token signing keys (created when missing)")
+	accessTTL := flag.Duration("access-token-ttl", time.Hour, "lifetime of access tokens")
 	configPath := flag.String("platform-config", "", "path of the platform configuration YAML (required)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -39,7 +45,11 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if err := serve(ctx, cfg, *addr, log); err != nil {
+	if cfg.SignIn.StaticUsersSecret == "" {
+		fmt.Fprintln(os.Stderr, "runtime: the platform configuration sets no sign-in method (signIn.staticUsersSecret)")
+		os.Exit(2)
+	}
+	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
 		os.Exit(1)
@@ -47,12 +57,16 @@ func main() {
 	stop()
 }
 
-func serve(ctx context.Context, cfg *platform.Config, addr string, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, accessTTL time.Duration, log *slog.Logger) error {
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("failed to find the cluster: %w", err)
 	}
-	informers, err := cache.New(restConfig, cache.Options{Scheme: scheme.New()})
+	s := scheme.New()
+	// Secrets are cached from the platform namespace only.
+	informers, err := cache.New(restConfig, cache.Options{Scheme: s, ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+	}})
 	if err != nil {
 		return fmt.Errorf("failed to create the informer cache: %w", err)
 	}
@@ -61,11 +75,25 @@ func serve(ctx context.Context, cfg *platform.Config, addr string, log *slog.Log
 			log.Error("informer cache stopped", "error", err)
 		}
 	}()
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           (&runtime.Server{Config: cfg, Handles: runtime.ClusterHandles{Reader: informers}}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+	// Writes, and reads of grants (another replica may have just written
+	// them), go to the apiserver directly.
+	direct, err := client.New(restConfig, client.Options{Scheme: s})
+	if err != nil {
+		return fmt.Errorf("failed to create a client: %w", err)
 	}
+	keys, err := runtime.LoadKeyRing(ctx, direct, cfg.Namespace, keysSecret)
+	if err != nil {
+		return err
+	}
+	go keys.Refresh(ctx, informers, cfg.Namespace, keysSecret, 10*time.Second, func(err error) { log.Error("signing keys not refreshed", "error", err) })
+	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
+	server := &runtime.Server{
+		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
+		Users:  web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: cfg.SignIn.StaticUsersSecret},
+		Grants: &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
+		Keys:   keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
+	}
+	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -52,6 +52,8 @@ type Config struct {
 	TLS TLS `json:"tls"`
 	// SharedGateway configures the shared app URL https://{gatewayHost}/mcp.
 	SharedGateway SharedGateway `json:"sharedGateway"`
+	// SignIn configures how people sign in on the authorization server.
+	SignIn SignIn `json:"signIn,omitempty"`
 	// LegacyAuthorizationServers are hosts that once served OAuth for this
 	// environment and must never be advertised again.
 	LegacyAuthorizationServers []string `json:"legacyAuthorizationServers,omitempty"`
@@ -96,6 +98,14 @@ type SharedGateway struct {
 	// Enabled serves https://{gatewayHost}/mcp. When false, the shared URL is
 	// not a registered resource and authorizing it gets invalid_target.
 	Enabled bool `json:"enabled"`
+}
+
+// SignIn configures sign-in. The runtime needs one method.
+type SignIn struct {
+	// StaticUsersSecret names a Secret in the platform namespace whose key
+	// users.yaml lists users with bcrypt password hashes, for local stacks
+	// and tests.
+	StaticUsersSecret string `json:"staticUsersSecret,omitempty"`
 }
 
 // Load reads, defaults and validates the configuration file at path.
@@ -207,6 +217,9 @@ func (c *Config) validate() error {
 		bad("tls.issuerRef.kind", "%q must be Issuer or ClusterIssuer", k)
 	}
 	dnsName("tls.secretName", c.TLS.SecretName)
+	if n := c.SignIn.StaticUsersSecret; n != "" {
+		dnsName("signIn.staticUsersSecret", n)
+	}
 	for i, h := range c.LegacyAuthorizationServers {
 		if h == "" || strings.ContainsAny(h, "/:") {
 			bad(fmt.Sprintf("legacyAuthorizationServers[%d]", i), "%q must be a bare host name", h)

@@ -158,6 +158,21 @@ func (s *Store) Revoke(ctx context.Context, name string) error {
 	return nil
 }
 
+// RevokeFor revokes a grant only when it belongs to the client.
+func (s *Store) RevokeFor(ctx context.Context, name, clientID string) error {
+	conn := &mcpv1alpha1.Connection{}
+	if err := s.Reader.Get(ctx, types.NamespacedName{Name: name}, conn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to read grant %s: %w", name, err)
+	}
+	if conn.Spec.ClientID != clientID {
+		return nil
+	}
+	return s.Revoke(ctx, name)
+}
+
 // update applies change to the current version of a grant with optimistic
 // concurrency, retrying on conflicts so a concurrent redemption is judged
 // against the state it raced with. A reuse error revokes the grant.

@@ -1,0 +1,110 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+)
+
+// CurrentKeyAnnotation names the data key of the signing key in the keys
+// Secret; every other entry still verifies. Without it the greatest key id
+// signs.
+const CurrentKeyAnnotation = "mcp.10x.in/current-key"
+
+// KeyRing holds the runtime's signing keys, read from a Secret that every
+// replica shares, and swaps them when the Secret changes.
+type KeyRing struct {
+	keys atomic.Pointer[tokens.KeySet]
+}
+
+// Keys returns the keys in force.
+func (k *KeyRing) Keys() *tokens.KeySet { return k.keys.Load() }
+
+// LoadKeyRing reads the keys Secret, creating it with one random key when it
+// does not exist (replicas racing to create it all end up reading the one
+// that won).
+func LoadKeyRing(ctx context.Context, c client.Client, namespace, name string) (*KeyRing, error) {
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	err := c.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		secret = newKeySecret(namespace, name)
+		if err = c.Create(ctx, secret); apierrors.IsAlreadyExists(err) {
+			err = c.Get(ctx, key, secret)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the signing keys Secret %s: %w", key, err)
+	}
+	ring := &KeyRing{}
+	if err := ring.update(secret); err != nil {
+		return nil, err
+	}
+	return ring, nil
+}
+
+// Refresh re-reads the Secret every interval until ctx ends, so a rotated
+// key is used without a restart. A broken Secret keeps the keys in force.
+func (k *KeyRing) Refresh(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, logErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
+		if err == nil {
+			err = k.update(secret)
+		}
+		if err != nil {
+			logErr(err)
+		}
+	}
+}
+
+func (k *KeyRing) update(secret *corev1.Secret) error {
+	var keys []tokens.Key
+	var ids []string
+	for id, v := range secret.Data {
+		keys = append(keys, tokens.Key{ID: id, Secret: v})
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("the signing keys Secret %s/%s holds no key", secret.Namespace, secret.Name)
+	}
+	slices.Sort(ids)
+	current := ids[len(ids)-1]
+	if c := secret.Annotations[CurrentKeyAnnotation]; c != "" {
+		current = c
+	}
+	ks, err := tokens.NewKeySet(current, keys...)
+	if err != nil {
+		return fmt.Errorf("invalid signing keys Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+	}
+	k.keys.Store(ks)
+	return nil
+}
+
+func newKeySecret(namespace, name string) *corev1.Secret {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	id := "k" + time.Now().UTC().Format("20060102150405")
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Annotations: map[string]string{CurrentKeyAnnotation: id}},
+		Data:       map[string][]byte{id: b},
+	}
+}

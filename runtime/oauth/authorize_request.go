@@ -1,0 +1,139 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+)
+
+// Clients reads registered clients (an informer cache in production).
+type Clients interface {
+	// Client returns the client with the client_id, or nil when there is none.
+	Client(ctx context.Context, clientID string) (*mcpv1alpha1.OAuthClient, error)
+}
+
+// AuthorizeRequest is a validated authorization request. It travels sealed
+// through sign-in and consent, so nothing in it can be changed on the way.
+type AuthorizeRequest struct {
+	ClientID      string                `json:"client_id"`
+	RedirectURI   string                `json:"redirect_uri"`
+	State         string                `json:"state,omitempty"`
+	CodeChallenge string                `json:"code_challenge"`
+	Resource      string                `json:"resource"`
+	Handle        string                `json:"handle,omitempty"`
+	Scopes        []mcpv1alpha1.Scope   `json:"scope"`
+	Kind          platform.ResourceKind `json:"kind"`
+}
+
+// RedirectError is an error the client may receive on its redirect URI.
+type RedirectError struct {
+	Err         *Error
+	RedirectURI string
+	State       string
+}
+
+func (e *RedirectError) Error() string { return e.Err.Error() }
+
+// ParseAuthorizeRequest validates an authorization request. A request whose
+// client or redirect URI cannot be trusted returns an *Error (to show as a
+// page, never a redirect); any other problem returns a *RedirectError.
+func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Clients, q url.Values) (*AuthorizeRequest, *mcpv1alpha1.OAuthClient, error) {
+	for _, p := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "scope", "resource"} {
+		if len(q[p]) > 1 {
+			return nil, nil, Errorf(http.StatusBadRequest, "invalid_request", "parameter "+p+" is repeated")
+		}
+	}
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	client, err := clients.Client(ctx, clientID)
+	if err != nil {
+		return nil, nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
+	}
+	if clientID == "" || client == nil {
+		return nil, nil, Errorf(http.StatusBadRequest, "invalid_client", "unknown client_id "+quote(clientID)+": register the client first")
+	}
+	if !slices.Contains(client.Spec.RedirectURIs, mcpv1alpha1.RedirectURI(redirectURI)) {
+		return nil, nil, Errorf(http.StatusBadRequest, "invalid_request",
+			"redirect_uri "+quote(redirectURI)+" is not registered for this client: register the connector's exact callback URL")
+	}
+	fail := func(code, description string) (*AuthorizeRequest, *mcpv1alpha1.OAuthClient, error) {
+		return nil, nil, &RedirectError{Err: Errorf(http.StatusFound, code, description), RedirectURI: redirectURI, State: q.Get("state")}
+	}
+	if q.Get("response_type") != "code" {
+		return fail("unsupported_response_type", "response_type must be code")
+	}
+	switch {
+	case q.Get("code_challenge") == "":
+		return fail("invalid_request", "code_challenge is required (PKCE with S256)")
+	case q.Get("code_challenge_method") != "S256":
+		return fail("invalid_request", "code_challenge_method must be S256")
+	case len(q.Get("code_challenge")) != 43:
+		return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
+	}
+	req := &AuthorizeRequest{ClientID: clientID, RedirectURI: redirectURI, State: q.Get("state"), CodeChallenge: q.Get("code_challenge")}
+
+	indicator := q.Get("resource")
+	if indicator == "" {
+		indicator = defaultResource(cfg, client)
+	}
+	res, ok := cfg.ResourceOf(indicator)
+	if !ok {
+		return fail("invalid_target", "resource "+quote(indicator)+" is not a registered MCP resource of this authorization server")
+	}
+	if client.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !client.Spec.Gateway && res.Handle != client.Spec.Handle {
+		return fail("invalid_target", "resource "+quote(indicator)+" is not the resource this client is registered for")
+	}
+	req.Resource, req.Handle, req.Kind = res.URL, res.Handle, res.Kind
+
+	scopes, err := requestedScopes(client, q.Get("scope"))
+	if err != nil {
+		return fail("invalid_scope", err.Error())
+	}
+	req.Scopes = scopes
+	return req, client, nil
+}
+
+// defaultResource is the resource of a client that sends no resource
+// indicator: its handle's hosted URL, or the shared gateway URL.
+func defaultResource(cfg *platform.Config, c *mcpv1alpha1.OAuthClient) string {
+	if c.Spec.Gateway {
+		return cfg.SharedGatewayURL()
+	}
+	return cfg.HostedURL(c.Spec.Handle)
+}
+
+// requestedScopes parses a scope parameter; an empty one means the client's
+// default scopes.
+func requestedScopes(c *mcpv1alpha1.OAuthClient, param string) ([]mcpv1alpha1.Scope, error) {
+	if strings.TrimSpace(param) == "" {
+		if len(c.Spec.DefaultScopes) > 0 {
+			return c.Spec.DefaultScopes, nil
+		}
+		return mcpv1alpha1.ConnectScopes, nil
+	}
+	var out []mcpv1alpha1.Scope
+	for _, s := range strings.Fields(param) {
+		if _, ok := mcpv1alpha1.LookupScope(s); !ok {
+			return nil, &Error{Code: "invalid_scope", Description: "unknown scope " + quote(s)}
+		}
+		sc := mcpv1alpha1.Scope(s)
+		if len(c.Spec.AllowedScopes) > 0 && !slices.Contains(c.Spec.AllowedScopes, sc) {
+			return nil, &Error{Code: "invalid_scope", Description: "scope " + s + " is not allowed for this client"}
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+func quote(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return `"` + s + `"`
+}

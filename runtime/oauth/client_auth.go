@@ -1,0 +1,71 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+)
+
+// ClientSecrets reads the secret of a confidential client.
+type ClientSecrets interface {
+	// ClientSecret returns the client's secret, or "" when it has none yet.
+	ClientSecret(ctx context.Context, c *mcpv1alpha1.OAuthClient) (string, error)
+}
+
+// authenticateClient identifies the client of a token or revocation request
+// by the method it registered: client_secret_basic, client_secret_post, or
+// none (a public client names itself with client_id).
+func authenticateClient(r *http.Request, clients Clients, secrets ClientSecrets) (*mcpv1alpha1.OAuthClient, *Error) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, invalidClient(true, "malformed client credentials")
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id == "" {
+		return nil, invalidClient(basic, "client authentication is required: send client_id")
+	}
+	c, err := clients.Client(r.Context(), id)
+	if err != nil {
+		return nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
+	}
+	if c == nil {
+		return nil, invalidClient(basic, "unknown client")
+	}
+	method := c.Spec.TokenEndpointAuthMethod
+	if method == "" {
+		method = mcpv1alpha1.TokenEndpointAuthNone
+	}
+	switch {
+	case method == mcpv1alpha1.TokenEndpointAuthNone && !basic && secret == "":
+		return c, nil
+	case method == mcpv1alpha1.TokenEndpointAuthClientSecretBasic && basic,
+		method == mcpv1alpha1.TokenEndpointAuthClientSecretPost && !basic && secret != "":
+		want, err := secrets.ClientSecret(r.Context(), c)
+		if err != nil {
+			return nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client secret could not be read; retry shortly")
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+			return nil, invalidClient(basic, "client authentication failed")
+		}
+		return c, nil
+	default:
+		return nil, invalidClient(basic, "the client must authenticate with its registered method, "+string(method))
+	}
+}
+
+func invalidClient(basic bool, description string) *Error {
+	e := Errorf(http.StatusUnauthorized, "invalid_client", description)
+	if !basic {
+		e.Status = http.StatusBadRequest
+	}
+	return e
+}

@@ -1,0 +1,316 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+)
+
+// Handles reads handles.
+type Handles interface {
+	Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error)
+	List(ctx context.Context) ([]mcpv1alpha1.Handle, error)
+}
+
+// Flow is the authorization endpoint with its sign-in and consent pages.
+type Flow struct {
+	Config     *platform.Config
+	Clients    oauth.Clients
+	Handles    Handles
+	Users      Authenticator
+	Grants     *grants.Store
+	Keys       oauth.Keys
+	SessionTTL time.Duration
+	Now        func() time.Time
+}
+
+// requestTTL bounds how long a sealed authorization request may take to
+// get through sign-in and consent.
+const requestTTL = 15 * time.Minute
+
+// Authorize serves GET /oauth/authorize.
+func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request) {
+	req, client, err := oauth.ParseAuthorizeRequest(r.Context(), f.Config, f.Clients, r.URL.Query())
+	var redirect *oauth.RedirectError
+	var plain *oauth.Error
+	switch {
+	case errors.As(err, &redirect):
+		http.Redirect(w, r, redirect.Location(f.Config.Issuer), http.StatusFound)
+		return
+	case errors.As(err, &plain):
+		errorPage(w, plain.Status, plain.Code, plain.Description)
+		return
+	}
+	sealed, serr := f.Keys.Keys().Seal("authorize", req, f.Now().Add(requestTTL))
+	if serr != nil {
+		errorPage(w, http.StatusInternalServerError, "server_error", "the request could not be signed")
+		return
+	}
+	if s := readSession(r, f.Keys.Keys(), f.Now()); s != nil {
+		f.consentPage(w, r, s, req, client, sealed)
+		return
+	}
+	http.Redirect(w, r, "/ui/login?"+url.Values{"req": {sealed}}.Encode(), http.StatusFound)
+}
+
+// LoginPage serves GET /ui/login.
+func (f *Flow) LoginPage(w http.ResponseWriter, r *http.Request) {
+	req, client, ok := f.openRequest(w, r, r.URL.Query().Get("req"))
+	if !ok {
+		return
+	}
+	f.loginForm(w, http.StatusOK, req, client, r.URL.Query().Get("req"), "", "")
+}
+
+func (f *Flow) loginForm(w http.ResponseWriter, status int, _ *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed, email, problem string) {
+	nonce := newNonce()
+	http.SetCookie(w, &http.Cookie{Name: "__Host-mcp_login", Value: nonce, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	render(w, status, "login.html", map[string]string{
+		"Title": "Sign in", "ClientName": client.Spec.ClientName, "Request": sealed,
+		"CSRF": csrfToken(f.Keys.Keys(), nonce, f.Now()), "Email": email, "Error": problem,
+	})
+}
+
+// Login serves POST /ui/login and resumes the authorization request.
+func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		return
+	}
+	sealed := r.PostForm.Get("req")
+	req, client, ok := f.openRequest(w, r, sealed)
+	if !ok {
+		return
+	}
+	nonce := ""
+	if c, err := r.Cookie("__Host-mcp_login"); err == nil {
+		nonce = c.Value
+	}
+	if !validCSRF(f.Keys.Keys(), r.PostForm.Get("csrf"), nonce, f.Now()) {
+		errorPage(w, http.StatusForbidden, "invalid_request", "the sign-in form expired or was not sent from this site; start the connection again")
+		return
+	}
+	email := r.PostForm.Get("email")
+	s, err := f.Users.Authenticate(r.Context(), email, r.PostForm.Get("password"))
+	if err != nil {
+		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "sign-in is unavailable; retry shortly")
+		return
+	}
+	if s == nil {
+		f.loginForm(w, http.StatusUnauthorized, req, client, sealed, email, "The email or password is wrong.")
+		return
+	}
+	s.Nonce = newNonce()
+	if err := writeSession(w, f.Keys.Keys(), s, f.Now(), f.SessionTTL); err != nil {
+		errorPage(w, http.StatusInternalServerError, "server_error", "the session could not be signed")
+		return
+	}
+	http.Redirect(w, r, "/ui/consent?"+url.Values{"req": {sealed}}.Encode(), http.StatusSeeOther)
+}
+
+// ConsentPage serves GET /ui/consent.
+func (f *Flow) ConsentPage(w http.ResponseWriter, r *http.Request) {
+	sealed := r.URL.Query().Get("req")
+	req, client, ok := f.openRequest(w, r, sealed)
+	if !ok {
+		return
+	}
+	s := readSession(r, f.Keys.Keys(), f.Now())
+	if s == nil {
+		http.Redirect(w, r, "/ui/login?"+url.Values{"req": {sealed}}.Encode(), http.StatusFound)
+		return
+	}
+	f.consentPage(w, r, s, req, client, sealed)
+}
+
+// consentPage shows the client, the handle (or the handles to choose from)
+// and each scope in plain words. A user who may not approve sees why and can
+// only deny.
+func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, req *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed string) {
+	data := map[string]any{
+		"Title": "Connect " + client.Spec.ClientName, "ClientName": client.Spec.ClientName, "Email": s.Email,
+		"Resource": req.Resource, "RedirectURI": req.RedirectURI, "Handle": req.Handle,
+		"Request": sealed, "CSRF": csrfToken(f.Keys.Keys(), s.Nonce, f.Now()), "Scopes": describe(req.Scopes),
+	}
+	if req.Kind == platform.ResourceGateway {
+		handles, err := f.memberHandles(r.Context(), s, req.Scopes)
+		if err != nil {
+			errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "your handles could not be read; retry shortly")
+			return
+		}
+		data["Handles"] = handles
+		if len(handles) == 0 {
+			data["Refused"] = "None of your handles lets you approve these scopes."
+		}
+	} else if refusal, err := f.mayApprove(r.Context(), s, req.Handle, req.Scopes); err != nil {
+		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+		return
+	} else {
+		data["Refused"] = refusal
+	}
+	render(w, http.StatusOK, "consent.html", data, origin(req.RedirectURI))
+}
+
+// Consent serves POST /ui/consent: approve records the grant and sends the
+// code; deny sends access_denied.
+func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		return
+	}
+	req, client, ok := f.openRequest(w, r, r.PostForm.Get("req"))
+	if !ok {
+		return
+	}
+	s := readSession(r, f.Keys.Keys(), f.Now())
+	if s == nil || !validCSRF(f.Keys.Keys(), r.PostForm.Get("csrf"), s.Nonce, f.Now()) {
+		errorPage(w, http.StatusForbidden, "invalid_request", "the consent form expired or was not sent from this site; start the connection again")
+		return
+	}
+	secureHeaders(w, origin(req.RedirectURI))
+	if r.PostForm.Get("decision") != "approve" {
+		deny := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, "access_denied", "the user denied the request"), RedirectURI: req.RedirectURI, State: req.State}
+		http.Redirect(w, r, deny.Location(f.Config.Issuer), http.StatusSeeOther)
+		return
+	}
+	handle := req.Handle
+	if req.Kind == platform.ResourceGateway {
+		handle = r.PostForm.Get("handle")
+	}
+	refusal, err := f.mayApprove(r.Context(), s, handle, req.Scopes)
+	if err != nil {
+		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+		return
+	}
+	if refusal != "" {
+		errorPage(w, http.StatusForbidden, "access_denied", refusal)
+		return
+	}
+	code, err := f.Grants.Create(r.Context(), grants.Request{
+		Client: client, Handle: handle, Subject: s.Subject, Email: s.Email, Resource: req.Resource,
+		Scopes: req.Scopes, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
+	})
+	if err != nil {
+		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the approval could not be recorded; retry shortly")
+		return
+	}
+	http.Redirect(w, r, oauth.CodeLocation(req, code, f.Config.Issuer), http.StatusSeeOther)
+}
+
+// openRequest unseals an authorization request and re-reads its client,
+// which may have changed (or gone) since.
+func (f *Flow) openRequest(w http.ResponseWriter, r *http.Request, sealed string) (*oauth.AuthorizeRequest, *mcpv1alpha1.OAuthClient, bool) {
+	var req oauth.AuthorizeRequest
+	if f.Keys.Keys().Open("authorize", sealed, &req, f.Now()) != nil {
+		errorPage(w, http.StatusBadRequest, "invalid_request", "this authorization request expired or was altered; start the connection again from your MCP client")
+		return nil, nil, false
+	}
+	client, err := f.Clients.Client(r.Context(), req.ClientID)
+	if err != nil || client == nil || !slices.Contains(client.Spec.RedirectURIs, mcpv1alpha1.RedirectURI(req.RedirectURI)) {
+		errorPage(w, http.StatusBadRequest, "invalid_client", "the client is no longer registered with this redirect URI")
+		return nil, nil, false
+	}
+	return &req, client, true
+}
+
+// mayApprove returns why the user may not approve the scopes on the handle,
+// or "" when they may.
+func (f *Flow) mayApprove(ctx context.Context, s *Session, handle string, scopes []mcpv1alpha1.Scope) (string, error) {
+	h, err := f.Handles.Handle(ctx, handle)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case h == nil:
+		return "The handle " + handle + " does not exist.", nil
+	case h.Spec.Suspended:
+		return "The handle " + handle + " is suspended.", nil
+	}
+	allowed, member := memberScopes(h, s)
+	if !member {
+		return s.Email + " is not a member of the handle " + handle + ", so cannot approve connectors for it.", nil
+	}
+	var beyond []string
+	for _, sc := range scopes {
+		if !slices.Contains(allowed, sc) {
+			beyond = append(beyond, string(sc))
+		}
+	}
+	if len(beyond) > 0 {
+		return "You may not approve " + strings.Join(beyond, ", ") + " on the handle " + handle + ".", nil
+	}
+	return "", nil
+}
+
+// memberHandles lists the handles on which the user may approve the scopes.
+func (f *Flow) memberHandles(ctx context.Context, s *Session, scopes []mcpv1alpha1.Scope) ([]string, error) {
+	all, err := f.Handles.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range all {
+		if refusal, _ := f.mayApprove(ctx, s, all[i].Name, scopes); refusal == "" {
+			out = append(out, all[i].Name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// memberScopes returns the scopes a user may approve on a handle: the union
+// over the member entries that match them, each limited to its scopes (or the
+// handle's offer), and never beyond what the handle offers.
+func memberScopes(h *mcpv1alpha1.Handle, s *Session) ([]mcpv1alpha1.Scope, bool) {
+	offered := h.OfferedScopes()
+	var allowed []mcpv1alpha1.Scope
+	member := false
+	for _, m := range h.Spec.Members {
+		if !(m.User != "" && strings.EqualFold(m.User, s.Email) || m.Group != "" && slices.Contains(s.Groups, m.Group)) {
+			continue
+		}
+		member = true
+		limit := m.Scopes
+		if len(limit) == 0 {
+			limit = offered
+		}
+		for _, sc := range limit {
+			if slices.Contains(offered, sc) && !slices.Contains(allowed, sc) {
+				allowed = append(allowed, sc)
+			}
+		}
+	}
+	return allowed, member
+}
+
+// describe pairs scopes with their plain-words descriptions.
+func describe(scopes []mcpv1alpha1.Scope) []mcpv1alpha1.ScopeDefinition {
+	out := make([]mcpv1alpha1.ScopeDefinition, 0, len(scopes))
+	for _, s := range scopes {
+		if d, ok := mcpv1alpha1.LookupScope(string(s)); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// origin returns scheme://host of a URL, for the form-action policy that
+// lets the consent form redirect to the client.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
