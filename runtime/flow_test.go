@@ -120,7 +120,9 @@ func (s *stack) do(t *testing.T, method, rawURL string, form url.Values, basicAu
 	hc := &http.Client{
 		Jar: s.jar,
 		Transport: &http.Transport{
-			DialContext:     func(ctx context.Context, network, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) },
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server certificate
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
