@@ -52,7 +52,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.reconcileSecret(ctx, c, &obs); err != nil {
 		return ctrl.Result{}, err
 	}
-	if !c.Spec.Gateway {
+	if c.Spec.Handle != "" {
 		h, err := getCached[mcpv1alpha1.Handle](ctx, r.Client, "", c.Spec.Handle)
 		if err != nil {
 			return ctrl.Result{}, err

@@ -18,6 +18,7 @@ const (
 	ReasonScopesNotOffered = "ScopesNotOffered"
 	ReasonGatewayDisabled  = "GatewayDisabled"
 	ReasonSecretConflict   = "SecretConflict"
+	ReasonRegistered       = "Registered"
 )
 
 // oauthClientObservation is what the reconciler found for a client.
@@ -57,6 +58,9 @@ func computeOAuthClientStatus(cfg *platform.Config, c *mcpv1alpha1.OAuthClient, 
 	case c.Spec.Gateway && !cfg.SharedGateway.Enabled:
 		ready.Reason = ReasonGatewayDisabled
 		ready.Message = fmt.Sprintf("the shared gateway is disabled in the platform configuration (sharedGateway.enabled): authorizing %s gets invalid_target", cfg.SharedGatewayURL())
+	case !c.Spec.Gateway && c.Spec.Handle == "":
+		ready.Status, ready.Reason = metav1.ConditionTrue, ReasonRegistered
+		ready.Message = fmt.Sprintf("client_id %s is registered; its first authorization binds it to a handle or to the shared gateway", c.ClientID())
 	case !c.Spec.Gateway && obs.handle == nil:
 		ready.Reason = ReasonHandleNotFound
 		ready.Message = fmt.Sprintf("handle %q does not exist: create the Handle or fix spec.handle", c.Spec.Handle)

@@ -31,6 +31,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -98,9 +99,10 @@ func newStack(t *testing.T) *stack {
 		cluster := runtime.Cluster{Reader: c, Namespace: cfg.Namespace}
 		srv := &runtime.Server{
 			Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-			Users:  web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "mcp-users"},
-			Grants: &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-			Keys:   keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
+			Users:    web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "mcp-users"},
+			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
+			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
+			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
 		}
 		ts := httptest.NewUnstartedServer(srv.Handler())
 		ts.StartTLS()
@@ -111,22 +113,9 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-// do sends a request to the next replica, whatever host the URL names, and
-// does not follow redirects.
+// do sends a form (or nothing) to the next replica.
 func (s *stack) do(t *testing.T, method, rawURL string, form url.Values, basicAuth ...string) (*http.Response, string) {
 	t.Helper()
-	addr := s.replicas[s.next%len(s.replicas)].Listener.Addr().String()
-	s.next++
-	hc := &http.Client{
-		Jar: s.jar,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, addr)
-			},
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server certificate
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -141,13 +130,39 @@ func (s *stack) do(t *testing.T, method, rawURL string, form url.Values, basicAu
 	if len(basicAuth) == 2 {
 		req.SetBasicAuth(basicAuth[0], basicAuth[1])
 	}
+	resp := s.send(t, req)
+	return resp.Response, resp.body
+}
+
+// response is an answer with its body read.
+type response struct {
+	*http.Response
+	body string
+}
+
+// send sends a request to the next replica, whatever host the URL names,
+// and does not follow redirects.
+func (s *stack) send(t *testing.T, req *http.Request) response {
+	t.Helper()
+	addr := s.replicas[s.next%len(s.replicas)].Listener.Addr().String()
+	s.next++
+	hc := &http.Client{
+		Jar: s.jar,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server certificate
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return response{resp, string(b)}
 }
 
 var hidden = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)
@@ -187,7 +202,7 @@ func (s *stack) signInAndApprove(t *testing.T, authURL, email string) *url.URL {
 	// Without a session the request goes through sign-in first.
 	if resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), "/ui/login?") {
 		_, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-		if !strings.Contains(page, "ChatGPT &lt;acme&gt;") {
+		if strings.Contains(authURL, "client_id=acme-chatgpt") && !strings.Contains(page, "ChatGPT &lt;acme&gt;") {
 			t.Errorf("the login page does not show the escaped client name:\n%s", page)
 		}
 		form := fields(t, page)

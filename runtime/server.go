@@ -11,18 +11,20 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
 // Server serves every endpoint of the runtime.
 type Server struct {
-	Config  *platform.Config
-	Handles web.Handles
-	Clients oauth.Clients
-	Secrets oauth.ClientSecrets
-	Users   web.Authenticator
-	Grants  *grants.Store
-	Keys    oauth.Keys
+	Config   *platform.Config
+	Handles  web.Handles
+	Clients  oauth.Clients
+	Secrets  oauth.ClientSecrets
+	Users    web.Authenticator
+	Grants   *grants.Store
+	Registry *registry.Registry
+	Keys     oauth.Keys
 	// AccessTTL is the lifetime of access tokens; SessionTTL of sign-ins.
 	AccessTTL, SessionTTL time.Duration
 	Now                   func() time.Time
@@ -31,10 +33,11 @@ type Server struct {
 // Handler returns the runtime's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, Grants: s.Grants,
-		Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
+		Registry: s.Registry, Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
 	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
 		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now}
 	revoke := &oauth.RevokeEndpoint{Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants, Keys: s.Keys}
+	register := &oauth.RegisterEndpoint{Registry: s.Registry, PerMinute: 10, Burst: 10}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+platform.AuthorizationServerPath, s.serveAuthorizationServerMetadata)
@@ -44,6 +47,10 @@ func (s *Server) Handler() http.Handler {
 	gateway("GET "+oauth.AuthorizePath, flow.Authorize)
 	gateway("POST "+oauth.TokenPath, token.ServeHTTP)
 	gateway("POST "+oauth.RevokePath, revoke.ServeHTTP)
+	gateway("POST "+oauth.RegisterPath, register.Register)
+	for _, method := range []string{"GET", "PUT", "DELETE"} {
+		gateway(method+" "+oauth.RegisterPath+"/{client_id}", register.Manage)
+	}
 	gateway("GET /ui/login", flow.LoginPage)
 	gateway("POST /ui/login", flow.Login)
 	gateway("GET /ui/consent", flow.ConsentPage)

@@ -6,13 +6,14 @@ import (
 
 // OAuthClientSpec declares a connector registration.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.handle) != (has(self.gateway) && self.gateway)",message="exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway"
-// +kubebuilder:validation:XValidation:rule="has(self.handle) == has(oldSelf.handle) && (!has(self.handle) || self.handle == oldSelf.handle)",message="the binding to a handle or to the gateway is immutable: register a new client instead"
+// +kubebuilder:validation:XValidation:rule="!(has(self.handle) && has(self.gateway) && self.gateway) && (has(self.handle) || (has(self.gateway) && self.gateway) || self.registration == 'Dynamic')",message="exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway (only a dynamically registered client may stay unbound until its first authorization)"
+// +kubebuilder:validation:XValidation:rule="(!has(oldSelf.handle) && !(has(oldSelf.gateway) && oldSelf.gateway)) || (has(self.handle) == has(oldSelf.handle) && (!has(self.handle) || self.handle == oldSelf.handle) && (has(self.gateway) && self.gateway) == (has(oldSelf.gateway) && oldSelf.gateway))",message="the binding to a handle or to the gateway is immutable: register a new client instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.allowedScopes) || !has(self.defaultScopes) || self.defaultScopes.all(s, s in self.allowedScopes)",message="defaultScopes must be a subset of allowedScopes"
 // +kubebuilder:validation:XValidation:rule="(self.registration == 'MetadataDocument') == has(self.metadataDocumentURL)",message="metadataDocumentURL is required for, and only for, registration MetadataDocument"
 type OAuthClientSpec struct {
 	// handle binds the client to one handle: its tokens are only accepted on
-	// that handle's endpoints. Immutable.
+	// that handle's endpoints. Immutable once set. A dynamically registered
+	// client without a binding is bound by its first authorization.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -21,7 +22,7 @@ type OAuthClientSpec struct {
 
 	// gateway binds the client to the shared gateway URL
 	// https://{gatewayHost}/mcp: users pick one of their handles while
-	// authorizing. Immutable.
+	// authorizing. Immutable once set.
 	// +optional
 	Gateway bool `json:"gateway,omitempty"`
 

@@ -85,6 +85,8 @@ func TestHandleDefaults(t *testing.T) {
 	}
 }
 
+const bindingMessage = "exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway (only a dynamically registered client may stay unbound until its first authorization)"
+
 func TestOAuthClientValidation(t *testing.T) {
 	const cb = "https://chatgpt.com/connector/oauth/cb_1"
 	cases := []celCase{
@@ -93,11 +95,12 @@ func TestOAuthClientValidation(t *testing.T) {
 		{name: "loopback redirects", manifest: oauthClient("c3", `{handle: acme, clientName: CLI, redirectURIs: ["http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:3000/cb"]}`)},
 		{name: "metadata document", manifest: oauthClient("c4", `{handle: acme, clientName: CIMD, redirectURIs: [`+cb+`], registration: MetadataDocument, metadataDocumentURL: "https://client.example.com/oauth/metadata.json"}`)},
 		{name: "handle and gateway", manifest: oauthClient("e1", `{handle: acme, gateway: true, clientName: x, redirectURIs: [`+cb+`]}`),
-			wantField: "spec", wantMessage: "exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway"},
+			wantField: "spec", wantMessage: bindingMessage},
 		{name: "neither handle nor gateway", manifest: oauthClient("e2", `{clientName: x, redirectURIs: [`+cb+`]}`),
-			wantField: "spec", wantMessage: "exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway"},
+			wantField: "spec", wantMessage: bindingMessage},
 		{name: "gateway false", manifest: oauthClient("e3", `{gateway: false, clientName: x, redirectURIs: [`+cb+`]}`),
-			wantField: "spec", wantMessage: "exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway"},
+			wantField: "spec", wantMessage: bindingMessage},
+		{name: "unbound dynamic client", manifest: oauthClient("c5", `{clientName: x, redirectURIs: [`+cb+`], registration: Dynamic}`)},
 		{name: "no redirect URIs", manifest: oauthClient("e4", `{handle: acme, clientName: x, redirectURIs: []}`),
 			wantField: "spec.redirectURIs", wantMessage: "spec.redirectURIs in body should have at least 1 items"},
 		{name: "too many redirect URIs", manifest: oauthClient("e5", `{handle: acme, clientName: x, redirectURIs: [`+manyURIs(17)+`]}`),
@@ -132,6 +135,11 @@ func TestOAuthClientValidation(t *testing.T) {
 		{celCase: celCase{name: "handle to gateway", manifest: oauthClient("u2", `{handle: acme, clientName: x, redirectURIs: [`+cb+`]}`),
 			wantField: "spec", wantMessage: "the binding to a handle or to the gateway is immutable: register a new client instead"},
 			update: oauthClient("u2", `{gateway: true, clientName: x, redirectURIs: [`+cb+`]}`)},
+		{celCase: celCase{name: "bind a dynamic client once", manifest: oauthClient("u4", `{clientName: x, redirectURIs: [`+cb+`], registration: Dynamic}`)},
+			update: oauthClient("u4", `{handle: acme, clientName: x, redirectURIs: [`+cb+`], registration: Dynamic}`)},
+		{celCase: celCase{name: "gateway to handle", manifest: oauthClient("u5", `{gateway: true, clientName: x, redirectURIs: [`+cb+`]}`),
+			wantField: "spec", wantMessage: "the binding to a handle or to the gateway is immutable: register a new client instead"},
+			update: oauthClient("u5", `{handle: acme, clientName: x, redirectURIs: [`+cb+`]}`)},
 		{celCase: celCase{name: "repair redirect URIs", manifest: oauthClient("u3", `{handle: acme, clientName: x, redirectURIs: [`+cb+`]}`)},
 			update: oauthClient("u3", `{handle: acme, clientName: x, redirectURIs: [`+cb+`, "https://chatgpt.com/connector/oauth/cb_2"]}`)},
 	})

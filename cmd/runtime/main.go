@@ -25,6 +25,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -89,9 +90,10 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
 	server := &runtime.Server{
 		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-		Users:  web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: cfg.SignIn.StaticUsersSecret},
-		Grants: &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
-		Keys:   keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
+		Users:    web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: cfg.SignIn.StaticUsersSecret},
+		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
+		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
+		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 	}
 	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

@@ -6,14 +6,11 @@ package grants
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,7 +65,7 @@ type Store struct {
 // returns the code. The grant is owned by its client, so deleting the client
 // deletes its grants.
 func (s *Store) Create(ctx context.Context, req Request) (string, error) {
-	name := "conn-" + randomName()
+	name := "conn-" + tokens.RandomID()
 	conn := &mcpv1alpha1.Connection{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   name,
@@ -213,11 +210,4 @@ func VerifyPKCE(verifier, challenge string) bool {
 	sum := sha256.Sum256([]byte(verifier))
 	want := base64.RawURLEncoding.EncodeToString(sum[:])
 	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
-}
-
-// randomName returns 16 lowercase base32 characters.
-func randomName() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(b), "="))
 }

@@ -76,15 +76,16 @@ func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Cl
 	}
 	req := &AuthorizeRequest{ClientID: clientID, RedirectURI: redirectURI, State: q.Get("state"), CodeChallenge: q.Get("code_challenge")}
 
+	bound := client.Spec.Gateway || client.Spec.Handle != ""
 	indicator := q.Get("resource")
-	if indicator == "" {
+	if indicator == "" && bound {
 		indicator = defaultResource(cfg, client)
 	}
 	res, ok := cfg.ResourceOf(indicator)
 	if !ok {
 		return fail("invalid_target", "resource "+quote(indicator)+" is not a registered MCP resource of this authorization server")
 	}
-	if client.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !client.Spec.Gateway && res.Handle != client.Spec.Handle {
+	if bound && (client.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !client.Spec.Gateway && res.Handle != client.Spec.Handle) {
 		return fail("invalid_target", "resource "+quote(indicator)+" is not the resource this client is registered for")
 	}
 	req.Resource, req.Handle, req.Kind = res.URL, res.Handle, res.Kind
@@ -97,8 +98,9 @@ func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Cl
 	return req, client, nil
 }
 
-// defaultResource is the resource of a client that sends no resource
-// indicator: its handle's hosted URL, or the shared gateway URL.
+// defaultResource is the resource of a bound client that sends no resource
+// indicator: its handle's hosted URL, or the shared gateway URL. An unbound
+// dynamic client must send one.
 func defaultResource(cfg *platform.Config, c *mcpv1alpha1.OAuthClient) string {
 	if c.Spec.Gateway {
 		return cfg.SharedGatewayURL()

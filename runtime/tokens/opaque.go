@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"strings"
 )
 
@@ -45,4 +46,11 @@ func Hash(token string) string {
 // HashEqual compares a credential with a stored hash in constant time.
 func HashEqual(token, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(Hash(token)), []byte(hash)) == 1
+}
+
+// RandomID returns 16 random lowercase letters and digits, for object names.
+func RandomID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
 
 // Handles reads handles.
@@ -28,6 +29,7 @@ type Flow struct {
 	Handles    Handles
 	Users      Authenticator
 	Grants     *grants.Store
+	Registry   *registry.Registry
 	Keys       oauth.Keys
 	SessionTTL time.Duration
 	Now        func() time.Time
@@ -195,6 +197,17 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if refusal != "" {
 		errorPage(w, http.StatusForbidden, "access_denied", refusal)
+		return
+	}
+	// A dynamically registered client is bound by its first approval.
+	res := platform.Resource{Kind: req.Kind, Handle: handle, URL: req.Resource}
+	if err := f.Registry.Bind(r.Context(), client.Name, res); err != nil {
+		if errors.Is(err, registry.ErrBoundElsewhere) {
+			target := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, "invalid_target", err.Error()), RedirectURI: req.RedirectURI, State: req.State}
+			http.Redirect(w, r, target.Location(f.Config.Issuer), http.StatusSeeOther)
+			return
+		}
+		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the approval could not be recorded; retry shortly")
 		return
 	}
 	code, err := f.Grants.Create(r.Context(), grants.Request{

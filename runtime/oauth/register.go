@@ -1,0 +1,132 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+)
+
+// RegisterEndpoint serves RFC 7591 dynamic registration at POST
+// /oauth/register and RFC 7592 management at /oauth/register/{client_id}
+// (GET, PUT, DELETE with the registration access token).
+type RegisterEndpoint struct {
+	Registry *registry.Registry
+	// PerMinute bounds registrations per source address; Burst allows short
+	// bursts above it.
+	PerMinute, Burst int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+const maxRegistrationBody = 64 << 10
+
+// Register serves POST /oauth/register.
+func (e *RegisterEndpoint) Register(w http.ResponseWriter, r *http.Request) {
+	if !e.allow(r) {
+		w.Header().Set("Retry-After", "60")
+		Errorf(http.StatusTooManyRequests, "slow_down", "too many registrations from this address; retry in a minute").Write(w)
+		return
+	}
+	md, ok := readMetadata(w, r)
+	if !ok {
+		return
+	}
+	reg, err := e.Registry.Register(r.Context(), md)
+	if err != nil {
+		registrationError(err).Write(w)
+		return
+	}
+	writeJSON(w, http.StatusCreated, reg, "no-store")
+}
+
+// Manage serves GET, PUT and DELETE /oauth/register/{client_id}.
+func (e *RegisterEndpoint) Manage(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	c, err := e.Registry.Authenticate(r.Context(), r.PathValue("client_id"), token)
+	if err != nil {
+		Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be read; retry shortly").Write(w)
+		return
+	}
+	if !ok || c == nil {
+		// RFC 7592: an unknown client and a wrong token look the same.
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		Errorf(http.StatusUnauthorized, "invalid_token", "the registration access token is not valid for this client").Write(w)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		writeJSON(w, http.StatusOK, e.Registry.Describe(c), "no-store")
+	case http.MethodPut:
+		md, ok := readMetadata(w, r)
+		if !ok {
+			return
+		}
+		reg, err := e.Registry.Update(r.Context(), c, md)
+		if err != nil {
+			registrationError(err).Write(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, reg, "no-store")
+	case http.MethodDelete:
+		if err := e.Registry.Delete(r.Context(), c); err != nil {
+			Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be deleted; retry shortly").Write(w)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func readMetadata(w http.ResponseWriter, r *http.Request) (registry.Metadata, bool) {
+	var md registry.Metadata
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		Errorf(http.StatusBadRequest, "invalid_client_metadata", "the body must be application/json").Write(w)
+		return md, false
+	}
+	body := http.MaxBytesReader(w, r.Body, maxRegistrationBody)
+	// Unknown metadata is ignored (RFC 7591 section 2).
+	if err := json.NewDecoder(body).Decode(&md); err != nil {
+		Errorf(http.StatusBadRequest, "invalid_client_metadata", "the body is not a JSON client metadata object of at most 64 KiB").Write(w)
+		return md, false
+	}
+	return md, true
+}
+
+func registrationError(err error) *Error {
+	switch {
+	case errors.Is(err, registry.ErrInvalidRedirectURI):
+		return Errorf(http.StatusBadRequest, "invalid_redirect_uri", err.Error())
+	case errors.Is(err, registry.ErrInvalidMetadata):
+		return Errorf(http.StatusBadRequest, "invalid_client_metadata", err.Error())
+	default:
+		return Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be registered; retry shortly")
+	}
+}
+
+// allow applies the per-address registration limit.
+func (e *RegisterEndpoint) allow(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.limiters == nil || len(e.limiters) > 10000 {
+		// Forget old addresses rather than grow without bound.
+		e.limiters = map[string]*rate.Limiter{}
+	}
+	l := e.limiters[host]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(e.PerMinute)), e.Burst)
+		e.limiters[host] = l
+	}
+	return l.Allow()
+}
