@@ -38,7 +38,7 @@ func TestEveryWrittenObjectPassesValidation(t *testing.T) {
 			}
 			delete(m, "status")
 			u := &unstructured.Unstructured{Object: m}
-			err = env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("validation-test"), client.DryRunAll)
+			err = env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("validation-test"), client.ForceOwnership, client.DryRunAll)
 			if err != nil {
 				t.Errorf("%s: %s %s refused by the apiserver: %v", mode, o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 			}

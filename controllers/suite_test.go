@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -29,30 +28,23 @@ var env *controlplane.Env
 const namespace = "mcp-system"
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	var err error
-	env, err = controlplane.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	stopGC, err := env.StartGarbageCollector()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopGC()
-	for _, ns := range []string{namespace, "team-a"} {
-		if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+	var stopGC func()
+	code := controlplane.RunSuite(m, &env, func(e *controlplane.Env) error {
+		var err error
+		if stopGC, err = e.StartGarbageCollector(); err != nil {
+			return err
 		}
+		for _, ns := range []string{namespace, "team-a"} {
+			if err := e.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if stopGC != nil {
+		stopGC()
 	}
-	return m.Run()
+	os.Exit(code)
 }
 
 // platformConfig returns the samples' configuration with edits applied.

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -200,4 +201,28 @@ func SampleFiles() ([]string, error) {
 		err = fmt.Errorf("no samples in config/samples")
 	}
 	return files, err
+}
+
+// RunSuite is a package's TestMain body: it starts a control plane into
+// *env, runs setup (if any) and the tests, stops the control plane and
+// returns the exit code.
+func RunSuite(m *testing.M, env **Env, setup ...func(*Env) error) int {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "failed to stop the control plane:", err)
+		}
+	}()
+	for _, s := range setup {
+		if err := s(e); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	*env = e
+	return m.Run()
 }
