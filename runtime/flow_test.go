@@ -150,7 +150,7 @@ func (s *stack) send(t *testing.T, req *http.Request) response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp, string(b)}
 }
@@ -186,7 +186,8 @@ func authorizeURL(challenge string, extra url.Values) string {
 }
 
 // signInAndApprove walks sign-in and consent and returns the code redirect.
-func (s *stack) signInAndApprove(t *testing.T, authURL, email string) *url.URL {
+// signInAndApprove signs in as alice, a member of acme, when needed.
+func (s *stack) signInAndApprove(t *testing.T, authURL string) *url.URL {
 	t.Helper()
 	resp, page := s.do(t, "GET", authURL, nil)
 	// Without a session the request goes through sign-in first.
@@ -196,7 +197,7 @@ func (s *stack) signInAndApprove(t *testing.T, authURL, email string) *url.URL {
 			t.Errorf("the login page does not show the escaped client name:\n%s", page)
 		}
 		form := fields(t, page)
-		form.Set("email", email)
+		form.Set("email", "alice@example.com")
 		form.Set("password", password)
 		var body string
 		resp, body = s.do(t, "POST", "https://ai.10x.in/ui/login", form)
@@ -249,7 +250,7 @@ func TestAuthorizationCodeFlowAcrossReplicas(t *testing.T) {
 		t.Fatalf("protected resource metadata: %s", prm)
 	}
 
-	loc := s.signInAndApprove(t, authorizeURL(challenge, nil), "alice@example.com")
+	loc := s.signInAndApprove(t, authorizeURL(challenge, nil))
 	q := loc.Query()
 	if !strings.HasPrefix(loc.String(), callback+"?") || q.Get("state") != "xyz" || q.Get("iss") != "https://ai.10x.in" || q.Get("code") == "" {
 		t.Fatalf("code redirect %s", loc)
@@ -278,7 +279,7 @@ func TestAuthorizationCodeFlowAcrossReplicas(t *testing.T) {
 
 	// A new authorization (the session is kept: straight to consent), then
 	// refresh rotation.
-	loc = s.signInAndApprove(t, authorizeURL(challenge, nil), "alice@example.com")
+	loc = s.signInAndApprove(t, authorizeURL(challenge, nil))
 	_, tok = s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"acme-chatgpt"},
 		"redirect_uri": {callback}, "code_verifier": {verifier}})
 	first := tok["refresh_token"].(string)
@@ -296,7 +297,7 @@ func TestAuthorizationCodeFlowAcrossReplicas(t *testing.T) {
 	}
 
 	// Revocation (RFC 7009) of a fresh grant's refresh token.
-	loc = s.signInAndApprove(t, authorizeURL(challenge, nil), "alice@example.com")
+	loc = s.signInAndApprove(t, authorizeURL(challenge, nil))
 	_, tok = s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"acme-chatgpt"},
 		"redirect_uri": {callback}, "code_verifier": {verifier}})
 	resp, _ := s.do(t, "POST", "https://ai.10x.in/oauth/revoke", url.Values{"token": {tok["refresh_token"].(string)}, "client_id": {"acme-chatgpt"}})

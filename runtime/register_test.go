@@ -56,7 +56,7 @@ func TestDynamicRegistrationBindsAtFirstAuthorization(t *testing.T) {
 	}
 
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {cb}}
-	loc := s.signInAndApprove(t, authorizeURL(challenge, q), "alice@example.com")
+	loc := s.signInAndApprove(t, authorizeURL(challenge, q))
 	status, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {clientID},
 		"redirect_uri": {cb}, "code_verifier": {verifier}})
 	if status != http.StatusOK {

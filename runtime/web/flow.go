@@ -290,7 +290,7 @@ func memberScopes(h *mcpv1alpha1.Handle, s *Session) ([]mcpv1alpha1.Scope, bool)
 	var allowed []mcpv1alpha1.Scope
 	member := false
 	for _, m := range h.Spec.Members {
-		if !(m.User != "" && strings.EqualFold(m.User, s.Email) || m.Group != "" && slices.Contains(s.Groups, m.Group)) {
+		if !matches(m, s) {
 			continue
 		}
 		member = true
@@ -305,6 +305,15 @@ func memberScopes(h *mcpv1alpha1.Handle, s *Session) ([]mcpv1alpha1.Scope, bool)
 		}
 	}
 	return allowed, member
+}
+
+// matches reports whether a member entry names the user or one of their
+// groups.
+func matches(m mcpv1alpha1.HandleMember, s *Session) bool {
+	if m.User != "" {
+		return strings.EqualFold(m.User, s.Email)
+	}
+	return m.Group != "" && slices.Contains(s.Groups, m.Group)
 }
 
 // describe pairs scopes with their plain-words descriptions.
