@@ -67,6 +67,11 @@ verify: generate manifests ## Fail if generated files, go.mod or formatting are 
 lint: ## Run golangci-lint, with kube-api-linter on api/.
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: bench-handles
+bench-handles: ## Measure the operator on 5,000 Handles against the apiserver's write ceiling (docs/performance.md).
+	$(GO) build -o bin/ ./cmd/manager
+	$(GO) run ./test/perf/handles -n 5000 $(BENCH_FLAGS)
+
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-z-]+:.*##/ {printf "  %-14s %s\n", $$1, $$2} /^##@/ {print substr($$0, 5)}' $(MAKEFILE_LIST)

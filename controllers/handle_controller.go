@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -58,7 +59,7 @@ func (r *HandleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if obs.conflict != nil {
 		err = r.removeEdge(ctx, h, &obs)
 	} else {
-		err = r.applyEdge(ctx, h)
+		err = r.applyEdge(ctx, h, &obs)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -111,8 +112,12 @@ func (r *HandleReconciler) observe(ctx context.Context, h *mcpv1alpha1.Handle) (
 }
 
 // applyEdge writes every desired object that differs from what is cached,
-// and removes per-handle TLS objects left from a previous TLS mode.
-func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle) error {
+// records one event naming what it created or repaired, and removes
+// per-handle TLS objects left from a previous TLS mode. Objects it has just
+// created stand in for the cache in the observation, so the status written
+// next says they are pending rather than missing.
+func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle, obs *handleObservation) error {
+	var created, repaired []string
 	for _, desired := range HandleObjects(r.Config, h) {
 		existing, err := getCachedObject(ctx, r.Client, desired)
 		if err != nil {
@@ -122,14 +127,20 @@ func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle)
 		if err != nil {
 			return err
 		}
-		if changed {
-			action := "Created"
-			if existing != nil {
-				action = "Repaired"
-			}
-			r.Recorder.Eventf(h, nil, corev1.EventTypeNormal, action, "Apply", "%s %s %s/%s",
-				strings.ToLower(action), desired.GetObjectKind().GroupVersionKind().Kind, desired.GetNamespace(), desired.GetName())
+		name := desired.GetObjectKind().GroupVersionKind().Kind + " " + desired.GetNamespace() + "/" + desired.GetName()
+		switch {
+		case changed && existing == nil:
+			created = append(created, name)
+			obs.stand(desired)
+		case changed:
+			repaired = append(repaired, name)
 		}
+	}
+	if len(created) > 0 {
+		r.Recorder.Eventf(h, nil, corev1.EventTypeNormal, "Created", "Apply", "created %s", strings.Join(created, ", "))
+	}
+	if len(repaired) > 0 {
+		r.Recorder.Eventf(h, nil, corev1.EventTypeNormal, "Repaired", "Apply", "reverted changes to %s", strings.Join(repaired, ", "))
 	}
 	if r.Config.TLS.Mode == platform.TLSModeWildcard {
 		return r.deleteOwned(ctx, h, &certmanagerv1.Certificate{}, handleCertName(h.Name), &gatewayv1.ListenerSet{}, listenerSetName(h.Name))
@@ -186,8 +197,10 @@ func (r *HandleReconciler) updateStatus(ctx context.Context, h *mcpv1alpha1.Hand
 		if before != nil && before.Status == after.Status && before.Reason == after.Reason {
 			continue
 		}
+		// Waiting (for the Gateway, cert-manager or the runtime) is normal;
+		// a refusal is worth a warning.
 		kind := corev1.EventTypeNormal
-		if after.Status == metav1.ConditionFalse && after.Reason != ReasonNotServing && after.Reason != ReasonSuspended {
+		if after.Status == metav1.ConditionFalse && !slices.Contains([]string{ReasonPending, ReasonRouteNotFound, ReasonNotServing, ReasonSuspended}, after.Reason) {
 			kind = corev1.EventTypeWarning
 		}
 		r.Recorder.Eventf(h, nil, kind, after.Reason, "Reconcile", "%s=%s: %s", t, after.Status, after.Message)

@@ -6,6 +6,7 @@ import (
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
@@ -35,6 +36,21 @@ type handleObservation struct {
 	certificate *certmanagerv1.Certificate
 	// certificateName is the namespace/name of the expected certificate.
 	certificateName string
+}
+
+// stand records an object the reconciler has just created in place of its
+// (not yet cached) observed version.
+func (o *handleObservation) stand(obj client.Object) {
+	switch v := obj.(type) {
+	case *gatewayv1.HTTPRoute:
+		if v.Labels[LabelComponent] == ComponentHosted {
+			o.hosted = v
+		} else {
+			o.compat = v
+		}
+	case *certmanagerv1.Certificate:
+		o.certificate = v
+	}
 }
 
 // computeHandleStatus returns the status the operator reports: its four
