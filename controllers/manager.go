@@ -25,6 +25,9 @@ import (
 func NewManager(ctx context.Context, restConfig *rest.Config, cfg *platform.Config, opts ctrl.Options) (manager.Manager, error) {
 	opts.Scheme = scheme.New()
 	inNamespace := cache.ByObject{Namespaces: map[string]cache.Config{cfg.Namespace: {}}}
+	// managedFields are a third to half of each cached object and the
+	// operator never reads them.
+	opts.Cache.DefaultTransform = cache.TransformStripManagedFields()
 	opts.Cache.ByObject = map[client.Object]cache.ByObject{
 		&corev1.Secret{}:             inNamespace,
 		&certmanagerv1.Certificate{}: inNamespace,

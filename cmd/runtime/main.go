@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	}
 	s := scheme.New()
 	// Secrets are cached from the platform namespace only.
-	informers, err := cache.New(restConfig, cache.Options{Scheme: s, ByObject: map[client.Object]cache.ByObject{
+	informers, err := cache.New(restConfig, cache.Options{Scheme: s, DefaultTransform: cache.TransformStripManagedFields(), ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
 	}})
 	if err != nil {
