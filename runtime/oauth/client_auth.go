@@ -15,6 +15,25 @@ type ClientSecrets interface {
 	ClientSecret(ctx context.Context, c *mcpv1alpha1.OAuthClient) (string, error)
 }
 
+// clientRequest reads a bounded form body and authenticates its client,
+// answering the request itself when either fails.
+func clientRequest(w http.ResponseWriter, r *http.Request, clients Clients, secrets ClientSecrets) (*mcpv1alpha1.OAuthClient, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		Errorf(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded").Write(w)
+		return nil, false
+	}
+	c, err := authenticateClient(r, clients, secrets)
+	if err != nil {
+		if err.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+		}
+		err.Write(w)
+		return nil, false
+	}
+	return c, true
+}
+
 // authenticateClient identifies the client of a token or revocation request
 // by the method it registered: client_secret_basic, client_secret_post, or
 // none (a public client names itself with client_id).

@@ -20,14 +20,8 @@ type RevokeEndpoint struct {
 }
 
 func (e *RevokeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		Errorf(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded").Write(w)
-		return
-	}
-	client, cerr := authenticateClient(r, e.Clients, e.Secrets)
-	if cerr != nil {
-		cerr.Write(w)
+	client, ok := clientRequest(w, r, e.Clients, e.Secrets)
+	if !ok {
 		return
 	}
 	token := r.PostForm.Get("token")

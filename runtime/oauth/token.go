@@ -40,17 +40,8 @@ type TokenResponse struct {
 }
 
 func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		Errorf(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded").Write(w)
-		return
-	}
-	client, cerr := authenticateClient(r, t.Clients, t.Secrets)
-	if cerr != nil {
-		if cerr.Status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
-		}
-		cerr.Write(w)
+	client, ok := clientRequest(w, r, t.Clients, t.Secrets)
+	if !ok {
 		return
 	}
 	var (
