@@ -24,6 +24,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 )
 
 // platformConfig serves handles at https://{handle}.mcp.localhost:8443/mcp
@@ -96,13 +97,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	step("starting the operator (log: .local/logs/manager.log)")
-	manager, err := startProcess(filepath.Join(logDir, "manager.log"), kubeconfig,
+	manager, err := proc.Start(filepath.Join(logDir, "manager.log"), []string{"KUBECONFIG=" + kubeconfig},
 		filepath.Join(root, "bin", "manager"), "--platform-config="+configPath,
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:8081")
 	if err != nil {
 		return err
 	}
-	defer manager.stop("operator")
+	defer func() {
+		step("stopping the operator")
+		manager.Stop(10 * time.Second)
+	}()
 
 	step("applying config/samples")
 	files, err := controlplane.SampleFiles()
@@ -139,15 +143,15 @@ Ctrl-C stops everything.
 `, rel(root, envFile), kubeconfig, kubectl)
 	select {
 	case <-ctx.Done():
-	case <-manager.exited:
-		return manager.exitErr("operator", ".local/logs/manager.log")
+	case <-manager.Exited():
+		return manager.ExitErr("operator")
 	}
 	fmt.Println()
 	return nil
 }
 
 // waitForEndpoints waits until the operator has written a handle's status.
-func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, manager *process) error {
+func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, manager *proc.Process) error {
 	deadline := time.After(60 * time.Second)
 	for {
 		h := &mcpv1alpha1.Handle{}
@@ -157,62 +161,12 @@ func waitForEndpoints(ctx context.Context, cp *controlplane.Env, name string, ma
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-manager.exited:
-			return manager.exitErr("operator", ".local/logs/manager.log")
+		case <-manager.Exited():
+			return manager.ExitErr("operator")
 		case <-deadline:
 			return fmt.Errorf("handle %s has no endpoints after 60s; see .local/logs/manager.log", name)
 		case <-time.After(200 * time.Millisecond):
 		}
-	}
-}
-
-// process is a child process of the stack. exited is closed when it ends,
-// after err is set.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
-
-// startProcess starts a binary with KUBECONFIG set and its output in a log.
-func startProcess(logPath, kubeconfig, bin string, args ...string) (*process, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		return nil, fmt.Errorf("failed to start %s: %w", filepath.Base(bin), err)
-	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = log.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// exitErr describes the end of a process that should still run.
-func (p *process) exitErr(name, log string) error {
-	if p.err == nil {
-		return fmt.Errorf("the %s exited; see %s", name, log)
-	}
-	return fmt.Errorf("the %s exited; see %s: %w", name, log, p.err)
-}
-
-// stop asks the process to terminate and kills it after 10 seconds.
-func (p *process) stop(name string) {
-	step("stopping the " + name)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
 	}
 }
 

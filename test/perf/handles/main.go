@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -51,6 +50,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 )
 
@@ -199,7 +199,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	defer op.stop()
+	defer op.Stop(10 * time.Second)
 	if err := waitStarted(ctx, b.c, b.ns, op); err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	}
 	res.writes = operatorWrites(before, after)
 	// VmHWM is the peak over the process's life; read it while it is alive.
-	if res.hwm, err = procStatusBytes(op.cmd.Process.Pid, "VmHWM"); err != nil {
+	if res.hwm, err = procStatusBytes(op.PID(), "VmHWM"); err != nil {
 		return err
 	}
 	res.sampled = op.maxRSS.Load()
@@ -345,21 +345,13 @@ feed:
 
 // operator is the manager running as a child process.
 type operator struct {
-	cmd *exec.Cmd
-	log *os.File
-	// exited is closed once the process has exited; err is then its result.
-	exited chan struct{}
-	err    error
+	*proc.Process
 	// maxRSS is the largest VmRSS sampled, in bytes.
 	maxRSS atomic.Uint64
 }
 
 func startOperator(o options, configPath, kubeconfig string) (*operator, error) {
-	log, err := os.Create(o.managerLog)
-	if err != nil {
-		return nil, fmt.Errorf("failed to create the operator's log: %w", err)
-	}
-	cmd := exec.Command(o.manager,
+	p, err := proc.Start(o.managerLog, []string{"KUBECONFIG=" + kubeconfig}, o.manager,
 		"--platform-config="+configPath,
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
@@ -367,17 +359,10 @@ func startOperator(o options, configPath, kubeconfig string) (*operator, error) 
 		"--kube-api-burst="+strconv.Itoa(o.burst),
 		"--max-concurrent-reconciles="+strconv.Itoa(o.reconciles),
 	)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		return nil, fmt.Errorf("failed to start %s: %w", o.manager, err)
+	if err != nil {
+		return nil, err
 	}
-	op := &operator{cmd: cmd, log: log, exited: make(chan struct{})}
-	go func() {
-		op.err = cmd.Wait()
-		close(op.exited)
-	}()
+	op := &operator{Process: p}
 	go op.sampleRSS()
 	return op, nil
 }
@@ -389,35 +374,14 @@ func (op *operator) sampleRSS() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-op.exited:
+		case <-op.Exited():
 			return
 		case <-tick.C:
-			if rss, err := procStatusBytes(op.cmd.Process.Pid, "VmRSS"); err == nil && rss > op.maxRSS.Load() {
+			if rss, err := procStatusBytes(op.PID(), "VmRSS"); err == nil && rss > op.maxRSS.Load() {
 				op.maxRSS.Store(rss)
 			}
 		}
 	}
-}
-
-// stop asks the operator to shut down as Kubernetes would, and kills it if it
-// has not within the grace period.
-func (op *operator) stop() {
-	_ = op.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-op.exited:
-	case <-time.After(10 * time.Second):
-		_ = op.cmd.Process.Kill()
-		<-op.exited
-	}
-	_ = op.log.Close()
-}
-
-// exitError describes the operator's early exit.
-func (op *operator) exitError() error {
-	if op.err == nil {
-		return fmt.Errorf("the operator exited early: see %s", op.log.Name())
-	}
-	return fmt.Errorf("the operator exited early: see %s: %w", op.log.Name(), op.err)
 }
 
 // waitStarted waits for the platform HTTPRoute, the operator's first write
@@ -431,10 +395,10 @@ func waitStarted(ctx context.Context, c client.Client, ns string, op *operator) 
 			return nil
 		}
 		select {
-		case <-op.exited:
-			return op.exitError()
+		case <-op.Exited():
+			return op.ExitErr("operator")
 		case <-ctx.Done():
-			return fmt.Errorf("failed to see the operator start within %s (last error: %w): see %s", startupTimeout, err, op.log.Name())
+			return fmt.Errorf("failed to see the operator start within %s (last error: %w): see %s", startupTimeout, err, op.LogPath)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -471,8 +435,8 @@ func (b *bench) convergeHandles(ctx context.Context, op *operator) (creates, con
 			step(fmt.Sprintf("%s: %d of %d handles done", lastReport.Sub(start).Round(time.Second), done, o.n))
 		}
 		select {
-		case <-op.exited:
-			return 0, 0, op.exitError()
+		case <-op.Exited():
+			return 0, 0, op.ExitErr("operator")
 		case <-ctx.Done():
 		case <-time.After(o.poll):
 		}
