@@ -55,7 +55,8 @@ type stack struct {
 	keys     *runtime.KeyRing
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the replicas; each option adjusts every replica's server.
+func newStack(t *testing.T, options ...func(*runtime.Server)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := platform.Load("../config/platform/platform.yaml")
@@ -93,6 +94,9 @@ func newStack(t *testing.T) *stack {
 			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
 			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
 			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
+		}
+		for _, option := range options {
+			option(srv)
 		}
 		ts := httptest.NewUnstartedServer(srv.Handler())
 		ts.StartTLS()

@@ -78,9 +78,9 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	}()
 	// Writes, and reads of grants (another replica may have just written
 	// them), go to the apiserver directly.
-	direct, err := client.New(restConfig, client.Options{Scheme: s})
+	direct, err := runtime.NewDirectClient(restConfig, s, runtime.APITimeout)
 	if err != nil {
-		return fmt.Errorf("failed to create a client: %w", err)
+		return err
 	}
 	keys, err := runtime.LoadKeyRing(ctx, direct, cfg.Namespace, keysSecret)
 	if err != nil {
