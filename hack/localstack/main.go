@@ -4,12 +4,16 @@
 // built on the test control plane, not something the product ships.
 //
 // The stack so far: the control plane with the CRDs, the operator with a
-// platform configuration for local hosts, and the samples.
+// platform configuration for local hosts, the samples, a static sign-in user,
+// two runtime replicas and, standing in for the Gateway until the stack runs
+// a real one, a TLS front on :8443 that sends requests round-robin to them.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +30,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
 // platformConfig serves handles at https://{handle}.mcp.localhost:8443/mcp
@@ -40,7 +46,17 @@ tls:
   mode: wildcard
   issuerRef: {name: mcp-local-ca, kind: ClusterIssuer}
 sharedGateway: {enabled: true}
+signIn: {staticUsersSecret: mcp-users}
 `
+
+const (
+	frontAddr = "127.0.0.1:8443"
+	// devUser is a member of the sample handle acme.
+	devUser = "owner@acme.example"
+)
+
+// runtimeAddrs are the runtime replicas' plain HTTP listeners.
+var runtimeAddrs = []string{"127.0.0.1:18081", "127.0.0.1:18082"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -123,6 +139,34 @@ func run(ctx context.Context) error {
 		return err
 	}
 
+	step("creating the sign-in user " + devUser)
+	devPassword, err := createDevUser(ctx, cp)
+	if err != nil {
+		return err
+	}
+	for i, addr := range runtimeAddrs {
+		logName := fmt.Sprintf("runtime-%d.log", i+1)
+		step(fmt.Sprintf("starting runtime replica %d on %s (log: .local/logs/%s)", i+1, addr, logName))
+		replica, err := proc.Start(filepath.Join(logDir, logName), []string{"KUBECONFIG=" + kubeconfig},
+			filepath.Join(root, "bin", "runtime"), "--platform-config="+configPath, "--listen="+addr)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			step(fmt.Sprintf("stopping runtime replica %d", i+1))
+			replica.Stop(10 * time.Second)
+		}()
+		if err := waitForHealth(ctx, "http://"+addr+"/healthz", replica); err != nil {
+			return err
+		}
+	}
+	step("starting the local TLS front on " + frontAddr + " (round-robin over the replicas)")
+	gw, err := startFront(frontAddr, filepath.Join(localDir, "tls.crt"), []string{"localhost", "*.mcp.localhost"}, runtimeAddrs)
+	if err != nil {
+		return err
+	}
+	defer gw.Stop()
+
 	kubectl := filepath.Join(bins, "kubectl")
 	fmt.Println("\n$ kubectl get handles")
 	get := exec.CommandContext(ctx, kubectl, "get", "handles")
@@ -132,15 +176,35 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("kubectl get handles failed: %w", err)
 	}
 
-	if err := writeEnv(envFile, []envVar{{"KUBECONFIG", kubeconfig}}); err != nil {
+	vars := []envVar{
+		{"KUBECONFIG", kubeconfig},
+		{"ISSUER", "https://localhost:8443"},
+		{"MCP_HOSTED_URL", "https://acme.mcp.localhost:8443/mcp"},
+		{"MCP_GATEWAY_URL", "https://localhost:8443/mcp"},
+		{"MCP_COMPAT_URL", "https://localhost:8443/mcp/acme/mcp"},
+		{"MCP_CA_FILE", gw.CertFile},
+		{"DEV_USER", devUser},
+		{"DEV_PASSWORD", devPassword},
+	}
+	if err := writeEnv(envFile, vars); err != nil {
 		return err
 	}
 	fmt.Printf(`
-The local stack is up: control plane and operator. For scripts: . %s
-Try:   export KUBECONFIG=%s
-       %s get handles,oauthclients,toolsets,httproutes -A
+The local stack is up: control plane, operator, two runtime replicas behind
+a TLS front on https://localhost:8443. For scripts: . %s
+
+  Issuer:            https://localhost:8443
+  Hosted URL:        https://acme.mcp.localhost:8443/mcp
+  Shared URL:        https://localhost:8443/mcp
+  Compatibility URL: https://localhost:8443/mcp/acme/mcp
+  Sign in as:        %s / %s
+  TLS certificate:   %s
+
+Try:   curl --cacert %s https://localhost:8443/.well-known/oauth-authorization-server
+       export KUBECONFIG=%s
+       %s get handles,oauthclients,connections,httproutes -A
 Ctrl-C stops everything.
-`, rel(root, envFile), kubeconfig, kubectl)
+`, rel(root, envFile), devUser, devPassword, rel(root, gw.CertFile), rel(root, gw.CertFile), kubeconfig, kubectl)
 	select {
 	case <-ctx.Done():
 	case <-manager.Exited():
@@ -194,4 +258,43 @@ func rel(root, path string) string {
 		return r
 	}
 	return path
+}
+
+// createDevUser writes the static users Secret with one member of the sample
+// handle and a password made for this run.
+func createDevUser(ctx context.Context, cp *controlplane.Env) (string, error) {
+	password := rand.Text()[:16]
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	users := fmt.Sprintf("- email: %s\n  passwordHash: %q\n", devUser, hash)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: "mcp-system"},
+		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}
+	if err := cp.Client.Create(ctx, secret); err != nil {
+		return "", fmt.Errorf("failed to create the sign-in user: %w", err)
+	}
+	return password, nil
+}
+
+// waitForHealth waits until url answers 200.
+func waitForHealth(ctx context.Context, url string, p *proc.Process) error {
+	deadline := time.After(30 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil { //nolint:gosec,noctx // a fixed loopback URL
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.Exited():
+			return p.ExitErr(filepath.Base(p.LogPath))
+		case <-deadline:
+			return fmt.Errorf("%s is not healthy after 30s; see %s", url, p.LogPath)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
