@@ -108,3 +108,13 @@ func compatHandle(path string) (string, bool) {
 	}
 	return handle, true
 }
+
+// MetadataURL is the RFC 9728 protected-resource metadata URL of the
+// resource: the well-known prefix inserted between its origin and its path.
+func (r Resource) MetadataURL() string {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + ProtectedResourcePath + u.Path
+}

@@ -67,3 +67,16 @@ func TestResourceAtAndOf(t *testing.T) {
 		t.Error("the shared gateway is a resource while disabled")
 	}
 }
+
+func TestMetadataURL(t *testing.T) {
+	for res, want := range map[Resource]string{
+		{ResourceHosted, "acme", "https://acme.mcp.10x.in/mcp"}:           "https://acme.mcp.10x.in/.well-known/oauth-protected-resource/mcp",
+		{ResourceGateway, "", "https://ai.10x.in/mcp"}:                    "https://ai.10x.in/.well-known/oauth-protected-resource/mcp",
+		{ResourceCompatibility, "acme", "https://ai.10x.in/mcp/acme/mcp"}: "https://ai.10x.in/.well-known/oauth-protected-resource/mcp/acme/mcp",
+		{ResourceHosted, "acme", "https://acme.mcp.localhost:8443/mcp"}:   "https://acme.mcp.localhost:8443/.well-known/oauth-protected-resource/mcp",
+	} {
+		if got := res.MetadataURL(); got != want {
+			t.Errorf("%+v: %s; want %s", res, got, want)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package endpoint
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+)
+
+// The guide's error codes of the MCP endpoint, each with its status.
+const (
+	// CodeMissingBearer (401): no bearer token; OAuth was not completed.
+	CodeMissingBearer = "missing_bearer_token"
+	// CodeInvalidFormat (401): a bearer that is not an mcpv1_ token, such
+	// as a cached personal access token.
+	CodeInvalidFormat = "invalid_token_format"
+	// CodeInvalidToken (401): expired, revoked or forged.
+	CodeInvalidToken = "invalid_token"
+	// CodeTokenHandleMismatch (401): a valid token of another handle.
+	CodeTokenHandleMismatch = "token_handle_mismatch"
+	// CodeSessionHandleMismatch (401): an MCP session opened for another
+	// handle.
+	CodeSessionHandleMismatch = "session_handle_mismatch"
+	// CodeInsufficientScope (403): the approved scopes do not cover the
+	// request.
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeHandleSuspended (403): the handle is suspended.
+	CodeHandleSuspended = "handle_suspended"
+	// CodeHandleNotFound (404): no such handle.
+	CodeHandleNotFound = "handle_not_found"
+	// CodeForbiddenOrigin (403): a browser Origin that is not ours.
+	CodeForbiddenOrigin = "forbidden_origin"
+)
+
+// problem is an error answer of the MCP endpoint.
+type problem struct {
+	status      int
+	code        string
+	description string
+	// scopes, for 401 and 403, go into the challenge's scope parameter.
+	scopes []mcpv1alpha1.Scope
+	// toolCall, when set, is the id of the tools/call refused: the body is
+	// then its JSON-RPC response in the tool-result form hosted connectors
+	// read (isError, the challenge in _meta "mcp/www_authenticate"), and
+	// the status and header stay for clients that read those.
+	toolCall json.RawMessage
+}
+
+// toolResult is a JSON-RPC response carrying a failed tool result.
+type toolResult struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  struct {
+		Content []map[string]string `json:"content"`
+		IsError bool                `json:"isError"`
+		Meta    map[string][]string `json:"_meta"`
+	} `json:"result"`
+}
+
+// body is the JSON error document, shaped like RFC 6749 errors so one
+// parser reads the authorization server's and the endpoint's errors.
+type body struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// challenge is the RFC 6750 WWW-Authenticate value with the RFC 9728
+// resource_metadata parameter.
+func challenge(res platform.Resource, code, description string, scopes []mcpv1alpha1.Scope) string {
+	var b strings.Builder
+	b.WriteString(`Bearer resource_metadata="`)
+	b.WriteString(res.MetadataURL())
+	b.WriteString(`"`)
+	if len(scopes) > 0 {
+		names := make([]string, len(scopes))
+		for i, s := range scopes {
+			names[i] = string(s)
+		}
+		b.WriteString(`, scope="`)
+		b.WriteString(strings.Join(names, " "))
+		b.WriteString(`"`)
+	}
+	if code != "" {
+		b.WriteString(`, error="`)
+		b.WriteString(code)
+		b.WriteString(`", error_description="`)
+		b.WriteString(quotable(description))
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+// quotable keeps a description inside an RFC 6750 quoted string, whose
+// allowed characters exclude the quote and the backslash.
+func quotable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
+			return '\''
+		}
+		return r
+	}, s)
+}
+
+// write answers with the problem; 401 and 403 carry the challenge.
+func (p problem) write(w http.ResponseWriter, res platform.Resource) {
+	h := w.Header()
+	var www string
+	if p.status == http.StatusUnauthorized || p.status == http.StatusForbidden && p.code == CodeInsufficientScope {
+		www = challenge(res, p.code, p.description, p.scopes)
+		h.Set("WWW-Authenticate", www)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(p.status)
+	if p.toolCall != nil {
+		r := toolResult{JSONRPC: "2.0", ID: p.toolCall}
+		r.Result.Content = []map[string]string{{"type": "text", "text": p.code + ": " + p.description}}
+		r.Result.IsError = true
+		r.Result.Meta = map[string][]string{"mcp/www_authenticate": {www}}
+		_ = json.NewEncoder(w).Encode(r)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(body{Error: p.code, Description: p.description})
+}

@@ -1,0 +1,236 @@
+// Package endpoint serves the MCP endpoint of every handle: the hosted
+// https://{handle}.{mcpDomain}/mcp, the shared https://{gatewayHost}/mcp
+// (where the token's handle decides) and the compatibility
+// https://{gatewayHost}/mcp/{handle}/mcp. It checks the request — route,
+// Origin, handle, bearer, session, scopes — answering the guide's errors
+// exactly, and hands what passes to one mcp-go server for all handles.
+package endpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+)
+
+// ProtocolVersions are the MCP versions served, newest first; the version is
+// negotiated per request.
+var ProtocolVersions = []string{mcp.ProtocolVersion20260728, mcp.ProtocolVersion20251125, mcp.ProtocolVersion20250618}
+
+// Handles reads handles, in production from the informer cache.
+type Handles interface {
+	// Handle returns the named handle, or nil when it does not exist.
+	Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error)
+}
+
+// Grants says whether a grant still exists: deleting it revokes its tokens.
+type Grants interface {
+	// Active reports whether the grant exists and is not being deleted.
+	Active(ctx context.Context, name string) (bool, error)
+}
+
+// Keys returns the current signing keys.
+type Keys interface {
+	Keys() *tokens.KeySet
+}
+
+// Endpoint is the MCP endpoint of every handle.
+type Endpoint struct {
+	Config  *platform.Config
+	Handles Handles
+	Grants  Grants
+	Keys    Keys
+	Tools   ToolScopes
+	// MCP serves what passes the checks; its tool filter and handlers read
+	// the principal from the request context.
+	MCP *server.MCPServer
+	Now func() time.Time
+
+	streamable *server.StreamableHTTPServer
+}
+
+// Handler returns the endpoint's HTTP handler, for the MCP paths.
+func (e *Endpoint) Handler() http.Handler {
+	e.streamable = server.NewStreamableHTTPServer(e.MCP,
+		server.WithSessionIdManagerResolver(sessions{keys: e.Keys.Keys, now: e.Now}),
+		// The Gateway terminates TLS for public hosts; the Origin check
+		// below replaces mcp-go's loopback-only protection.
+		server.WithDisableLocalhostProtection(true),
+		server.WithStreamableHTTPProtocolVersions(ProtocolVersions...),
+	)
+	return http.HandlerFunc(e.serve)
+}
+
+func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	res, ok := e.Config.ResourceAt(r.Host, r.URL.Path)
+	if !ok {
+		(&problem{status: http.StatusNotFound, code: "not_found", description: fmt.Sprintf("no MCP endpoint at %s%s", r.Host, r.URL.Path)}).write(w, res)
+		return
+	}
+	p, prob := e.authenticate(r, res)
+	if prob != nil {
+		prob.write(w, res)
+		return
+	}
+	if r.Method == http.MethodPost {
+		raw, msgs, prob := readMessages(w, r)
+		if prob == nil {
+			prob = e.authorize(p, msgs)
+		}
+		if prob != nil {
+			prob.write(w, res)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	e.streamable.ServeHTTP(w, r.WithContext(principal.NewContext(r.Context(), p)))
+}
+
+// authenticate runs the checks every MCP request passes, in the order that
+// gives the most useful answer: route and Origin, then the handle of the
+// URL, the bearer, the handle of the token, the session.
+func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*principal.Principal, *problem) {
+	if origin := r.Header.Get("Origin"); origin != "" && !e.allowedOrigin(origin) {
+		return nil, &problem{status: http.StatusForbidden, code: CodeForbiddenOrigin, description: fmt.Sprintf("requests from the web origin %s are not accepted", origin)}
+	}
+	var h *mcpv1alpha1.Handle
+	if res.Handle != "" {
+		var prob *problem
+		if h, prob = e.handle(r.Context(), res.Handle); prob != nil {
+			return nil, prob
+		}
+	}
+	access, prob := e.bearer(r)
+	if prob != nil {
+		return nil, prob
+	}
+	if h == nil {
+		// The shared gateway serves the handle the token was issued for.
+		if h, prob = e.handle(r.Context(), access.Handle); prob != nil {
+			if prob.status == http.StatusNotFound {
+				prob = &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes,
+					description: fmt.Sprintf("the handle %s this token was issued for no longer exists", access.Handle)}
+			}
+			return nil, prob
+		}
+	} else if access.Handle != h.Name {
+		return nil, &problem{status: http.StatusUnauthorized, code: CodeTokenHandleMismatch, scopes: mcpv1alpha1.ConnectScopes,
+			description: fmt.Sprintf("this token was issued for the handle %s, not %s: authorize a connector for %s", access.Handle, h.Name, h.Name)}
+	}
+	p := &principal.Principal{Handle: h, Resource: res, Token: access}
+	if id := r.Header.Get(server.HeaderKeySessionID); id != "" {
+		s, err := openSession(e.Keys.Keys(), id, e.Now())
+		if err != nil {
+			return nil, &problem{status: http.StatusNotFound, code: "session_not_found", description: "the MCP session is unknown or expired: initialize a new one"}
+		}
+		if s.Handle != h.Name {
+			return nil, &problem{status: http.StatusUnauthorized, code: CodeSessionHandleMismatch, scopes: mcpv1alpha1.ConnectScopes,
+				description: fmt.Sprintf("this MCP session was opened for the handle %s, not %s: use one connector per handle", s.Handle, h.Name)}
+		}
+		if s.Subject != access.Subject {
+			return nil, &problem{status: http.StatusNotFound, code: "session_not_found", description: "the MCP session belongs to another user: initialize a new one"}
+		}
+	}
+	return p, nil
+}
+
+// handle reads a handle the request names and refuses a missing or
+// suspended one.
+func (e *Endpoint) handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, *problem) {
+	h, err := e.Handles.Handle(ctx, name)
+	switch {
+	case err != nil:
+		return nil, &problem{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the handle could not be read; retry shortly"}
+	case h == nil:
+		return nil, &problem{status: http.StatusNotFound, code: CodeHandleNotFound, description: fmt.Sprintf("there is no handle %q: check the MCP URL", name)}
+	case h.Spec.Suspended:
+		return nil, &problem{status: http.StatusForbidden, code: CodeHandleSuspended, description: fmt.Sprintf("the handle %s is suspended", name)}
+	}
+	return h, nil
+}
+
+// bearer verifies the request's access token and that its grant stands.
+func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeMissingBearer, scopes: mcpv1alpha1.ConnectScopes,
+			description: "no bearer token: connect through OAuth"}
+	}
+	token = strings.TrimSpace(token)
+	if !strings.HasPrefix(token, tokens.AccessPrefix) {
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidFormat, scopes: mcpv1alpha1.ConnectScopes,
+			description: "the bearer is not an mcpv1_ token: re-authorize the connector"}
+	}
+	access, err := e.Keys.Keys().VerifyAccess(token, e.Now())
+	if err != nil {
+		description := "the token is invalid: re-authorize the connector"
+		if errors.Is(err, tokens.ErrExpired) {
+			description = "the token has expired: refresh it or re-authorize the connector"
+		}
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes, description: description}
+	}
+	active, err := e.Grants.Active(r.Context(), access.Grant)
+	if err != nil {
+		return tokens.Access{}, &problem{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the grant could not be read; retry shortly"}
+	}
+	if !active {
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes,
+			description: "the token was revoked: re-authorize the connector"}
+	}
+	return access, nil
+}
+
+// authorize checks the scopes of every message against the token's; the
+// challenge asks for all of them at once so one re-authorization is enough.
+func (e *Endpoint) authorize(p *principal.Principal, msgs []message) *problem {
+	var want tokens.ScopeSet
+	for _, m := range msgs {
+		want |= needed(e.Tools, p.Handle, m)
+	}
+	missing := p.Token.Scopes.Missing(want)
+	if missing == 0 {
+		return nil
+	}
+	prob := &problem{status: http.StatusForbidden, code: CodeInsufficientScope, scopes: (p.Token.Scopes | want).Scopes(),
+		description: "the approved scopes do not cover this request; re-authorize with " + joinScopes(missing.Scopes())}
+	if len(msgs) == 1 && msgs[0].Method == "tools/call" && len(msgs[0].ID) > 0 {
+		prob.toolCall = msgs[0].ID
+	}
+	return prob
+}
+
+func joinScopes(scopes []mcpv1alpha1.Scope) string {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = string(s)
+	}
+	return strings.Join(names, " ")
+}
+
+// allowedOrigin accepts the origins of the platform's own hosts: browsers
+// on other sites may not drive a user's MCP session (DNS rebinding).
+func (e *Endpoint) allowedOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "https" || u.Path != "" {
+		return false
+	}
+	if e.Config.IsGatewayHost(u.Host) {
+		return true
+	}
+	host := u.Hostname()
+	_, ok := e.Config.HandleOfHost(host)
+	return ok && e.Config.HostedURL(strings.TrimSuffix(host, "."+e.Config.MCPDomain)) == origin+platform.MCPPath
+}
