@@ -90,6 +90,32 @@ type ConnectionStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	ConsumedCodeHash string `json:"consumedCodeHash,omitempty"`
+
+	// bootstrap is what the connector bootstrap flow observed: the smoke
+	// check of tool discovery after the first authorization, then the
+	// connector's own tool discovery. The Ready condition summarises it.
+	// +optional
+	Bootstrap *ConnectionBootstrap `json:"bootstrap,omitempty"`
+}
+
+// ConnectionBootstrap records tool discovery through a grant, so later
+// requests reuse the result and `kubectl get connections` shows which
+// connectors work.
+type ConnectionBootstrap struct {
+	// lastDiscoveryTime is when the handle's tools were last listed for this
+	// grant (at most once every few minutes is recorded).
+	// +optional
+	LastDiscoveryTime *metav1.Time `json:"lastDiscoveryTime,omitempty"`
+
+	// toolCount is how many tools that listing returned.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ToolCount *int32 `json:"toolCount,omitempty"`
+
+	// lastError is why the last discovery failed; empty once one succeeds.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	LastError string `json:"lastError,omitempty"`
 }
 
 // AuthorizationCodeState is a pending authorization code: a hash, never the
@@ -125,6 +151,12 @@ const (
 	// ConnectionConditionReady is True once the bootstrap flow's smoke check
 	// of tool discovery succeeded; False with the last error otherwise.
 	ConnectionConditionReady = "Ready"
+
+	// ConnectionReasonToolsDiscovered: the handle's tools were listed.
+	ConnectionReasonToolsDiscovered = "ToolsDiscovered"
+	// ConnectionReasonDiscoveryFailed: listing the tools failed; see
+	// status.bootstrap.lastError.
+	ConnectionReasonDiscoveryFailed = "DiscoveryFailed"
 )
 
 // Connection is a grant: a user's approval of one OAuth client on one handle,
@@ -138,6 +170,8 @@ const (
 // +kubebuilder:printcolumn:name="Client",type=string,JSONPath=`.spec.clientID`
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Tools",type=integer,JSONPath=`.status.bootstrap.toolCount`
+// +kubebuilder:printcolumn:name="Last Discovery",type=date,JSONPath=`.status.bootstrap.lastDiscoveryTime`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Connection struct {
 	metav1.TypeMeta `json:",inline"`

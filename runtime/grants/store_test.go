@@ -13,11 +13,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
 var env *controlplane.Env
@@ -202,5 +204,48 @@ func TestVerifyPKCE(t *testing.T) {
 	}
 	if VerifyPKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") {
 		t.Error("a plain challenge verifies")
+	}
+}
+
+func TestRecordDiscovery(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	s, c := newStore(t, &now)
+	conn, _ := tokens.ParseOpaque(tokens.CodePrefix, authorize(t, s, c))
+	count := func() *mcpv1alpha1.Connection {
+		got := &mcpv1alpha1.Connection{}
+		if err := env.Client.Get(ctx, types.NamespacedName{Name: conn}, got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if err := s.RecordDiscovery(ctx, conn, 0, errors.New("toolset links: connection refused")); err != nil {
+		t.Fatal(err)
+	}
+	got := count()
+	ready := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.ConnectionConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || got.Status.Bootstrap.LastError != "toolset links: connection refused" {
+		t.Fatalf("after a failed discovery: %+v %+v", ready, got.Status.Bootstrap)
+	}
+	if err := s.RecordDiscovery(ctx, conn, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	got = count()
+	ready = meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.ConnectionConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || *got.Status.Bootstrap.ToolCount != 3 || got.Status.Bootstrap.LastError != "" {
+		t.Fatalf("after a discovery: %+v %+v", ready, got.Status.Bootstrap)
+	}
+	// The same result again within the interval writes nothing.
+	version := got.ResourceVersion
+	now = now.Add(time.Minute)
+	if err := s.RecordDiscovery(ctx, conn, 3, nil); err != nil || count().ResourceVersion != version {
+		t.Errorf("an unchanged discovery wrote the grant (%v)", err)
+	}
+	// A grant revoked meanwhile is not an error.
+	if err := s.Revoke(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordDiscovery(ctx, conn, 3, nil); err != nil {
+		t.Errorf("discovery on a revoked grant: %v", err)
 	}
 }
