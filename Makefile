@@ -42,6 +42,10 @@ build: ## Build manager, runtime and mcpctl into bin/.
 controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-manager and kubectl.
 	hack/build-controlplane.sh >/dev/null
 
+.PHONY: clients
+clients: ## Install Node and the MCP client suites of test/clients (once per version; npm registry only).
+	hack/node.sh >/dev/null
+
 .PHONY: run
 run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
 	hack/run-local.sh
@@ -49,8 +53,8 @@ run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
 ##@ Checks
 
 .PHONY: test
-test: controlplane ## Run every test suite against a real apiserver.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+test: controlplane clients ## Run every test suite against a real apiserver.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
 .PHONY: verify
 verify: generate manifests ## Fail if generated files, go.mod or formatting are out of date.

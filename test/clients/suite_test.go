@@ -1,0 +1,257 @@
+// Package clients_test runs third-party MCP clients and suites (Node, from
+// npm: the official TypeScript SDK and the MCP conformance suite) against the
+// runtime, started in-process with TLS on the real apiserver. hack/node.sh
+// installs Node and the packages; `make test` runs it first, and a plain
+// `go test ./test/clients/` runs it too when NODE is not set.
+package clients_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+)
+
+var (
+	env *controlplane.Env
+	// node is the Node binary (>= 22) that runs the suites.
+	node string
+)
+
+func TestMain(m *testing.M) { os.Exit(controlplane.RunSuite(m, &env, findNode)) }
+
+const (
+	namespace = "mcp-system"
+	email     = "alice@example.com"
+	password  = "wonderland"
+	// handle offers three scopes; alice may approve all of them.
+	handle = "acme"
+)
+
+var handleScopes = []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read"}
+
+// clientsDir is this folder: package.json, the scripts and node_modules.
+func clientsDir() string { return filepath.Join(controlplane.RepoRoot(), "test", "clients") }
+
+// findNode takes Node from NODE (set by `make test` after `make clients`),
+// or runs hack/node.sh, which installs Node and the npm packages when they
+// are missing and prints the binary's path. Either way a missing Node fails
+// the suite; it never skips.
+func findNode(*controlplane.Env) error {
+	if n := os.Getenv("NODE"); n != "" {
+		node = n
+	} else {
+		cmd := exec.Command(filepath.Join(controlplane.RepoRoot(), "hack", "node.sh"))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("hack/node.sh failed to prepare Node and test/clients/node_modules: %w", err)
+		}
+		node = strings.TrimSpace(string(out))
+	}
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("node %s does not run (NODE=%q; run `make clients`): %w", node, os.Getenv("NODE"), err)
+	}
+	v := strings.TrimSpace(string(out))
+	if major, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), "."); atoi(major) < 22 {
+		return fmt.Errorf("node %s is %s; the suites need Node >= 22 (run `make clients`)", node, v)
+	}
+	for _, p := range []string{"@modelcontextprotocol/sdk/package.json", "@modelcontextprotocol/conformance/package.json"} {
+		if _, err := os.Stat(filepath.Join(clientsDir(), "node_modules", p)); err != nil {
+			return fmt.Errorf("test/clients/node_modules lacks %s (run `make clients`): %w", p, err)
+		}
+	}
+	return nil
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// stack is the runtime, two replicas behind one TLS listener on 127.0.0.1
+// (requests alternate between them), serving the gateway host localhost on
+// the listener's port, with a certificate Node trusts through
+// NODE_EXTRA_CA_CERTS.
+type stack struct {
+	cfg    *platform.Config
+	keys   *runtime.KeyRing
+	origin string // https://localhost:PORT, the issuer
+	caFile string
+	roots  *x509.CertPool
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := context.Background()
+	s := &stack{}
+	var next atomic.Uint64
+	var replicas []http.Handler
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		replicas[next.Add(1)%uint64(len(replicas))].ServeHTTP(w, r)
+	}))
+	port := ts.Listener.Addr().(*net.TCPAddr).Port
+
+	cfg, err := platform.Parse(fmt.Appendf(nil, `
+mcpDomain: mcp.localhost
+gatewayHost: localhost
+publicPort: %d
+namespace: %s
+gatewayRefs: [{name: mcp-gateway, namespace: %s}]
+runtimeService: {name: mcp-runtime, namespace: %s, port: 8080}
+tls: {issuerRef: {name: test}}
+sharedGateway: {enabled: true}
+signIn: {staticUsersSecret: mcp-users}
+`, port, namespace, namespace, namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg, s.origin = cfg, cfg.Issuer
+	if s.origin != fmt.Sprintf("https://localhost:%d", port) {
+		t.Fatalf("issuer %s", s.origin)
+	}
+	createObjects(t)
+
+	c := env.Client
+	for range 2 {
+		keys, err := runtime.LoadKeyRing(ctx, c, namespace, "mcp-runtime-signing-keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.keys = keys
+		cluster := runtime.Cluster{Reader: c, Namespace: namespace}
+		srv := &runtime.Server{
+			Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
+			Users:    web.StaticUsers{Reader: c, Namespace: namespace, Name: "mcp-users"},
+			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
+			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: namespace},
+			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
+		}
+		replicas = append(replicas, srv.Handler())
+	}
+
+	cert, caPEM := certificate(t)
+	s.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(s.caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.roots = x509.NewCertPool()
+	s.roots.AppendCertsFromPEM(caPEM)
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return s
+}
+
+// createObjects creates the static user alice, the handle she is a member
+// of, once per suite.
+func createObjects(t *testing.T) {
+	t.Helper()
+	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	objs := []ctrlclient.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: namespace}, Data: map[string][]byte{
+			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
+		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: handle}, Spec: mcpv1alpha1.HandleSpec{
+			DisplayName: "Acme", Scopes: handleScopes,
+			Members: []mcpv1alpha1.HandleMember{{User: email}}}},
+	}
+	for _, o := range objs {
+		if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// certificate returns a server certificate for localhost and 127.0.0.1 and
+// the PEM of the CA that signed it.
+func certificate(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test/clients CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ = x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+}
+
+// nodeCommand prepares Node with the stack's CA and extra environment, in
+// this folder (so node_modules resolves).
+func (s *stack) nodeCommand(ctx context.Context, extraEnv []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = clientsDir()
+	cmd.Env = append(os.Environ(), append([]string{"NODE_EXTRA_CA_CERTS=" + s.caFile, "NO_COLOR=1"}, extraEnv...)...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// runNode runs a Node script to completion and returns its stdout; a
+// failure fails the test with everything Node printed.
+func (s *stack) runNode(t *testing.T, extraEnv []string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := s.nodeCommand(ctx, extraEnv, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("node %s: %v\n--- stdout\n%s\n--- stderr\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
