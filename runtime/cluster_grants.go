@@ -11,9 +11,14 @@ import (
 // revokes the grant's access tokens everywhere as soon as the watch event
 // arrives.
 func (c Cluster) Active(ctx context.Context, name string) (bool, error) {
-	conn, err := get[mcpv1alpha1.Connection](ctx, c.Reader, "", name)
+	conn, err := c.Grant(ctx, name)
 	if err != nil || conn == nil {
 		return false, err
 	}
 	return conn.DeletionTimestamp == nil, nil
+}
+
+// Grant returns the named grant, or nil.
+func (c Cluster) Grant(ctx context.Context, name string) (*mcpv1alpha1.Connection, error) {
+	return get[mcpv1alpha1.Connection](ctx, c.Reader, "", name)
 }
