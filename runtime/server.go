@@ -28,11 +28,14 @@ type Server struct {
 	// AccessTTL is the lifetime of access tokens; SessionTTL of sign-ins.
 	AccessTTL, SessionTTL time.Duration
 	Now                   func() time.Time
+
+	// OIDC is the upstream OpenID Connect sign-in, nil when not configured.
+	OIDC *web.OIDC
 }
 
 // Handler returns the runtime's HTTP handler.
 func (s *Server) Handler() http.Handler {
-	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, Grants: s.Grants,
+	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, OIDC: s.OIDC, Grants: s.Grants,
 		Registry: s.Registry, Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
 	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
 		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now}
@@ -53,6 +56,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	gateway("GET /ui/login", flow.LoginPage)
 	gateway("POST /ui/login", flow.Login)
+	gateway("GET "+web.OIDCStartPath, flow.OIDCStart)
+	gateway("GET "+platform.OIDCCallbackPath, flow.OIDCCallback)
 	gateway("GET /ui/consent", flow.ConsentPage)
 	gateway("POST /ui/consent", flow.Consent)
 	gateway("GET /ui/assets/", web.Assets().ServeHTTP)

@@ -1,7 +1,7 @@
 // Command runtime serves the MCP endpoints, the OAuth authorization server and
 // the web pages of every handle. This build serves the discovery documents,
-// the authorization code flow with static-user sign-in and consent, the token
-// and revocation endpoints; MCP arrives with its issue.
+// the authorization code flow with static-user or OpenID Connect sign-in and
+// consent, the token and revocation endpoints; MCP arrives with its issue.
 package main
 
 import (
@@ -46,8 +46,8 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if cfg.SignIn.StaticUsersSecret == "" {
-		fmt.Fprintln(os.Stderr, "runtime: the platform configuration sets no sign-in method (signIn.staticUsersSecret)")
+	if err := cfg.RequireSignIn(); err != nil {
+		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
@@ -88,9 +88,10 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	}
 	go keys.Refresh(ctx, informers, cfg.Namespace, keysSecret, 10*time.Second, func(err error) { log.Error("signing keys not refreshed", "error", err) })
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
+	users, oidcSignIn := signIn(ctx, cfg, informers, direct, log)
 	server := &runtime.Server{
 		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-		Users:    web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: cfg.SignIn.StaticUsersSecret},
+		Users: users, OIDC: oidcSignIn,
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
@@ -107,4 +108,28 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		return err
 	}
 	return nil
+}
+
+// signIn returns the configured sign-in methods: static users and the
+// upstream OpenID Connect provider, either nil when not configured. The
+// provider is discovered in the background (and again on use), so the
+// runtime starts while it is down; its client secret is read from the
+// Secret on every exchange, so a rotation needs no restart.
+func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, direct client.Reader, log *slog.Logger) (web.Authenticator, *web.OIDC) {
+	var users web.Authenticator
+	if cfg.SignIn.StaticUsersSecret != "" {
+		users = web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: cfg.SignIn.StaticUsersSecret}
+	}
+	o := cfg.SignIn.OIDC
+	if o == nil {
+		return users, nil
+	}
+	secret := web.SecretValue{Reader: informers, Namespace: cfg.Namespace, Name: o.ClientSecretRef.Name, Key: o.ClientSecretRef.Key}
+	if _, err := (web.SecretValue{Reader: direct, Namespace: secret.Namespace, Name: secret.Name, Key: secret.Key}).Get(ctx); err != nil {
+		log.Error("the OpenID Connect client secret cannot be read; sign-in through the provider fails until it can", "error", err)
+	}
+	oidcSignIn := web.NewOIDC(cfg, secret.Get, log)
+	go oidcSignIn.Warm(ctx)
+	log.Info("OpenID Connect sign-in", "issuer", o.IssuerURL, "client", o.ClientID, "redirectURL", cfg.OIDCRedirectURL())
+	return users, oidcSignIn
 }

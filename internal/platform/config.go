@@ -7,9 +7,12 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -100,12 +103,61 @@ type SharedGateway struct {
 	Enabled bool `json:"enabled"`
 }
 
-// SignIn configures sign-in. The runtime needs one method.
+// SignIn configures sign-in. The runtime needs one method: static users,
+// an OpenID Connect provider, or both.
 type SignIn struct {
 	// StaticUsersSecret names a Secret in the platform namespace whose key
 	// users.yaml lists users with bcrypt password hashes, for local stacks
 	// and tests.
 	StaticUsersSecret string `json:"staticUsersSecret,omitempty"`
+	// OIDC signs people in through an upstream OpenID Connect provider
+	// (Dex, Keycloak, Google...).
+	OIDC *OIDCSignIn `json:"oidc,omitempty"`
+}
+
+// OIDCSignIn is an upstream OpenID Connect provider. The runtime is its
+// confidential client; its redirect URI is {issuer}/ui/oidc/callback.
+type OIDCSignIn struct {
+	// IssuerURL is the provider's issuer, exactly as its discovery document
+	// states it (https; http only on a loopback host).
+	IssuerURL string `json:"issuerURL"`
+	// ClientID is the runtime's client at the provider.
+	ClientID string `json:"clientID"`
+	// ClientSecretRef names the key of a Secret in the platform namespace
+	// that holds the client secret.
+	ClientSecretRef SecretKeyRef `json:"clientSecretRef"`
+	// Scopes requested at the provider; default openid email profile. Must
+	// include openid (and, for most providers, email).
+	Scopes []string `json:"scopes,omitempty"`
+	// GroupsClaim is the ID token claim listing the user's groups (matched
+	// against Handle members' groups), for example groups. Unset: no groups.
+	GroupsClaim string `json:"groupsClaim,omitempty"`
+	// DisplayName names the provider on the button "Sign in with ...";
+	// defaults to the issuer's host.
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the platform namespace.
+type SecretKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// OIDCCallbackPath is where the upstream provider sends the browser back,
+// on the gateway host.
+const OIDCCallbackPath = "/ui/oidc/callback"
+
+// OIDCRedirectURL returns the redirect URI to register at the upstream
+// provider.
+func (c *Config) OIDCRedirectURL() string { return c.Issuer + OIDCCallbackPath }
+
+// RequireSignIn reports an error unless a sign-in method is configured; the
+// runtime needs one, the operator none.
+func (c *Config) RequireSignIn() error {
+	if c.SignIn.StaticUsersSecret == "" && c.SignIn.OIDC == nil {
+		return errors.New("signIn: no sign-in method: set signIn.staticUsersSecret, signIn.oidc or both")
+	}
+	return nil
 }
 
 // Load reads, defaults and validates the configuration file at path.
@@ -152,6 +204,14 @@ func (c *Config) setDefaults() {
 	}
 	if c.TLS.SecretName == "" {
 		c.TLS.SecretName = "mcp-platform-tls"
+	}
+	if o := c.SignIn.OIDC; o != nil {
+		if len(o.Scopes) == 0 {
+			o.Scopes = []string{"openid", "email", "profile"}
+		}
+		if u, err := url.Parse(o.IssuerURL); o.DisplayName == "" && err == nil {
+			o.DisplayName = u.Hostname()
+		}
 	}
 }
 
@@ -220,12 +280,68 @@ func (c *Config) validate() error {
 	if n := c.SignIn.StaticUsersSecret; n != "" {
 		dnsName("signIn.staticUsersSecret", n)
 	}
+	if o := c.SignIn.OIDC; o != nil {
+		errs = append(errs, o.validate(dnsName)...)
+	}
 	for i, h := range c.LegacyAuthorizationServers {
 		if h == "" || strings.ContainsAny(h, "/:") {
 			bad(fmt.Sprintf("legacyAuthorizationServers[%d]", i), "%q must be a bare host name", h)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the OIDC provider's settings; dnsName reports through the
+// caller's error list.
+func (o *OIDCSignIn) validate(dnsName func(field, v string)) []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("signIn.oidc.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if o.IssuerURL == "" {
+		bad("issuerURL", "required")
+	} else if u, err := url.Parse(o.IssuerURL); err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuerURL", "%q must be an absolute URL without user, query or fragment", o.IssuerURL)
+	} else if u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname())) {
+		bad("issuerURL", "%q must be an https URL (http only on localhost or a loopback address)", o.IssuerURL)
+	} else if len(o.IssuerURL) > 512 {
+		bad("issuerURL", "longer than 512 characters")
+	}
+	if o.ClientID == "" {
+		bad("clientID", "required")
+	} else if len(o.ClientID) > 512 || strings.ContainsFunc(o.ClientID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		bad("clientID", "%q must be at most 512 printable ASCII characters without spaces", o.ClientID)
+	}
+	dnsName("signIn.oidc.clientSecretRef.name", o.ClientSecretRef.Name)
+	if o.ClientSecretRef.Key == "" {
+		bad("clientSecretRef.key", "required")
+	} else if msgs := validation.IsConfigMapKey(o.ClientSecretRef.Key); len(msgs) > 0 {
+		bad("clientSecretRef.key", "%q is not a Secret key: %s", o.ClientSecretRef.Key, strings.Join(msgs, "; "))
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		bad("scopes", "%q must include openid", o.Scopes)
+	}
+	for i, sc := range o.Scopes {
+		if sc == "" || strings.ContainsFunc(sc, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
+			bad(fmt.Sprintf("scopes[%d]", i), "%q is not an OAuth scope token", sc)
+		}
+	}
+	if o.GroupsClaim != "" && (len(o.GroupsClaim) > 256 || strings.ContainsFunc(o.GroupsClaim, unicode.IsSpace)) {
+		bad("groupsClaim", "%q must be a claim name without spaces, at most 256 characters", o.GroupsClaim)
+	}
+	if n := len([]rune(o.DisplayName)); n > 64 || (n == 0 && o.IssuerURL != "") {
+		bad("displayName", "must be 1 to 64 characters")
+	}
+	return errs
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isLegacy reports whether host is one of the legacy authorization servers.

@@ -105,3 +105,85 @@ func TestLoadShippedSample(t *testing.T) {
 		t.Fatalf("missing file error = %v", err)
 	}
 }
+
+const oidcSignIn = `
+signIn:
+  oidc:
+    issuerURL: https://dex.10x.in/dex
+    clientID: mcp-runtime
+    clientSecretRef: {name: mcp-oidc, key: client-secret}
+`
+
+func TestParseOIDCSignIn(t *testing.T) {
+	c, err := Parse([]byte(valid + oidcSignIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.SignIn.OIDC
+	if got := strings.Join(o.Scopes, " "); got != "openid email profile" {
+		t.Errorf("default scopes %q", got)
+	}
+	if o.DisplayName != "dex.10x.in" {
+		t.Errorf("default display name %q, want the issuer's host", o.DisplayName)
+	}
+	if o.GroupsClaim != "" {
+		t.Errorf("groups claim defaults to %q, want none", o.GroupsClaim)
+	}
+	if got := c.OIDCRedirectURL(); got != "https://ai.10x.in/ui/oidc/callback" {
+		t.Errorf("redirect URL %q", got)
+	}
+	if err := c.RequireSignIn(); err != nil {
+		t.Errorf("OIDC alone is a sign-in method: %v", err)
+	}
+
+	local, err := Parse([]byte(valid + strings.Replace(oidcSignIn, "https://dex.10x.in/dex", "http://127.0.0.1:5556/dex", 1)))
+	if err != nil || local.SignIn.OIDC.IssuerURL != "http://127.0.0.1:5556/dex" {
+		t.Errorf("a loopback http issuer is refused: %v", err)
+	}
+
+	none, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := none.RequireSignIn(); err == nil || !strings.Contains(err.Error(), "signIn.staticUsersSecret, signIn.oidc or both") {
+		t.Errorf("no sign-in method: %v", err)
+	}
+	static, _ := Parse([]byte(valid + "signIn: {staticUsersSecret: mcp-users}\n"))
+	if err := static.RequireSignIn(); err != nil {
+		t.Errorf("static users alone: %v", err)
+	}
+}
+
+func TestParseOIDCErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"no issuer", "issuerURL: https://dex.10x.in/dex", "", "signIn.oidc.issuerURL: required"},
+		{"http issuer", "https://dex.10x.in/dex", "http://dex.10x.in/dex", `signIn.oidc.issuerURL: "http://dex.10x.in/dex" must be an https URL`},
+		{"issuer with query", "https://dex.10x.in/dex", "https://dex.10x.in/dex?x=1", `signIn.oidc.issuerURL: "https://dex.10x.in/dex?x=1" must be an absolute URL`},
+		{"relative issuer", "https://dex.10x.in/dex", "/dex", `signIn.oidc.issuerURL: "/dex" must be an absolute URL`},
+		{"no client", "clientID: mcp-runtime", "", "signIn.oidc.clientID: required"},
+		{"client with space", "clientID: mcp-runtime", "clientID: mcp runtime", `signIn.oidc.clientID: "mcp runtime" must be`},
+		{"no secret", "clientSecretRef: {name: mcp-oidc, key: client-secret}", "", "signIn.oidc.clientSecretRef.name: required"},
+		{"no secret key", "{name: mcp-oidc, key: client-secret}", "{name: mcp-oidc}", "signIn.oidc.clientSecretRef.key: required"},
+		{"bad secret key", "key: client-secret", "key: client/secret", `signIn.oidc.clientSecretRef.key: "client/secret" is not a Secret key`},
+		{"bad secret name", "name: mcp-oidc", "name: MCP_OIDC", `signIn.oidc.clientSecretRef.name: "MCP_OIDC" is not a DNS name`},
+		{"no openid scope", "clientID: mcp-runtime", "clientID: mcp-runtime\n    scopes: [email, profile]", `signIn.oidc.scopes: ["email" "profile"] must include openid`},
+		{"bad scope", "clientID: mcp-runtime", "clientID: mcp-runtime\n    scopes: [openid, \"a b\"]", `signIn.oidc.scopes[1]: "a b" is not an OAuth scope token`},
+		{"bad groups claim", "clientID: mcp-runtime", "clientID: mcp-runtime\n    groupsClaim: \"my groups\"", `signIn.oidc.groupsClaim: "my groups" must be a claim name`},
+		{"long display name", "clientID: mcp-runtime", "clientID: mcp-runtime\n    displayName: " + strings.Repeat("x", 65), "signIn.oidc.displayName: must be 1 to 64 characters"},
+		{"unknown field", "clientID: mcp-runtime", "clientID: mcp-runtime\n    clientSecret: s3cr3t", `unknown field "clientSecret"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(oidcSignIn, tc.from, tc.to, 1)
+			if doc == oidcSignIn {
+				t.Fatalf("test case does not change the document")
+			}
+			_, err := Parse([]byte(valid + doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

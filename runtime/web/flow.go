@@ -27,12 +27,15 @@ type Flow struct {
 	Config     *platform.Config
 	Clients    oauth.Clients
 	Handles    Handles
-	Users      Authenticator
+	Users      Authenticator // nil when only OIDC is configured
 	Grants     *grants.Store
 	Registry   *registry.Registry
 	Keys       oauth.Keys
 	SessionTTL time.Duration
 	Now        func() time.Time
+
+	// OIDC signs in through an upstream provider; nil when not configured.
+	OIDC *OIDC
 }
 
 // requestTTL bounds how long a sealed authorization request may take to
@@ -74,16 +77,24 @@ func (f *Flow) LoginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Flow) loginForm(w http.ResponseWriter, status int, _ *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed, email, problem string) {
-	nonce := newNonce()
-	http.SetCookie(w, &http.Cookie{Name: "__Host-mcp_login", Value: nonce, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	render(w, status, "login.html", map[string]string{
-		"Title": "Sign in", "ClientName": client.Spec.ClientName, "Request": sealed,
-		"CSRF": csrfToken(f.Keys.Keys(), nonce, f.Now()), "Email": email, "Error": problem,
-	})
+	data := map[string]any{"Title": "Sign in", "ClientName": client.Spec.ClientName, "Request": sealed, "Email": email, "Error": problem}
+	if f.Users != nil {
+		nonce := newNonce()
+		http.SetCookie(w, &http.Cookie{Name: "__Host-mcp_login", Value: nonce, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+		data["Password"], data["CSRF"] = true, csrfToken(f.Keys.Keys(), nonce, f.Now())
+	}
+	if f.OIDC != nil {
+		data["OIDCName"], data["OIDCStart"] = f.OIDC.DisplayName, OIDCStartPath+"?"+url.Values{"req": {sealed}}.Encode()
+	}
+	render(w, status, "login.html", data)
 }
 
 // Login serves POST /ui/login and resumes the authorization request.
 func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
+	if f.Users == nil {
+		errorPage(w, http.StatusNotFound, "invalid_request", "password sign-in is not configured")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
