@@ -145,7 +145,7 @@ func newBenchRuntime(b *testing.B) *benchRuntime {
 }
 
 // do serves one request in process, carrying cookies like a browser.
-func (r *benchRuntime) do(b *testing.B, method, rawURL string, form url.Values) *httptest.ResponseRecorder {
+func (r *benchRuntime) do(method, rawURL string, form url.Values) *httptest.ResponseRecorder {
 	var req *http.Request
 	if form != nil {
 		req = httptest.NewRequest(method, rawURL, strings.NewReader(form.Encode()))
@@ -176,12 +176,12 @@ func formOf(b *testing.B, page string) url.Values {
 // authorize runs authorize → consent → token for a signed-in user and
 // returns the refresh token.
 func (r *benchRuntime) authorize(b *testing.B, verifier, challenge string) string {
-	rec := r.do(b, "GET", authorizeURL(challenge, nil), nil)
+	rec := r.do("GET", authorizeURL(challenge, nil), nil)
 	form := formOf(b, rec.Body.String())
 	form.Set("decision", "approve")
-	rec = r.do(b, "POST", "https://ai.10x.in/ui/consent", form)
+	rec = r.do("POST", "https://ai.10x.in/ui/consent", form)
 	loc, _ := url.Parse(rec.Header().Get("Location"))
-	rec = r.do(b, "POST", "https://ai.10x.in/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+	rec = r.do("POST", "https://ai.10x.in/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
 		"client_id": {"acme-chatgpt"}, "redirect_uri": {callback}, "code_verifier": {verifier}})
 	if rec.Code != http.StatusOK {
 		b.Fatalf("token: %d %s", rec.Code, rec.Body)
@@ -207,12 +207,12 @@ func refreshTokenOf(b *testing.B, body string) string {
 func BenchmarkAuthorizeAndToken(b *testing.B) {
 	r := newBenchRuntime(b)
 	verifier, challenge := pkce()
-	rec := r.do(b, "GET", authorizeURL(challenge, nil), nil)
-	login := r.do(b, "GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
+	rec := r.do("GET", authorizeURL(challenge, nil), nil)
+	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
 	form := formOf(b, login.Body.String())
 	form.Set("email", "alice@example.com")
 	form.Set("password", password)
-	if rec := r.do(b, "POST", "https://ai.10x.in/ui/login", form); rec.Code != http.StatusSeeOther {
+	if rec := r.do("POST", "https://ai.10x.in/ui/login", form); rec.Code != http.StatusSeeOther {
 		b.Fatalf("login: %d %s", rec.Code, rec.Body)
 	}
 	b.ReportAllocs()
@@ -225,16 +225,16 @@ func BenchmarkAuthorizeAndToken(b *testing.B) {
 func BenchmarkRefresh(b *testing.B) {
 	r := newBenchRuntime(b)
 	verifier, challenge := pkce()
-	rec := r.do(b, "GET", authorizeURL(challenge, nil), nil)
-	login := r.do(b, "GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
+	rec := r.do("GET", authorizeURL(challenge, nil), nil)
+	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
 	form := formOf(b, login.Body.String())
 	form.Set("email", "alice@example.com")
 	form.Set("password", password)
-	r.do(b, "POST", "https://ai.10x.in/ui/login", form)
+	r.do("POST", "https://ai.10x.in/ui/login", form)
 	refresh := r.authorize(b, verifier, challenge)
 	b.ReportAllocs()
 	for b.Loop() {
-		rec := r.do(b, "POST", "https://ai.10x.in/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"acme-chatgpt"}})
+		rec := r.do("POST", "https://ai.10x.in/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"acme-chatgpt"}})
 		if rec.Code != http.StatusOK {
 			b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
 		}
