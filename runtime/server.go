@@ -12,6 +12,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -31,6 +32,10 @@ type Server struct {
 
 	// OIDC is the upstream OpenID Connect sign-in, nil when not configured.
 	OIDC *web.OIDC
+
+	// Upstream mints the tokens sent to Toolsets; its public keys are served
+	// at {issuer}/.well-known/jwks.json (404 while nil).
+	Upstream *upstream.Minter
 }
 
 // Handler returns the runtime's HTTP handler.
@@ -61,8 +66,18 @@ func (s *Server) Handler() http.Handler {
 	gateway("GET /ui/consent", flow.ConsentPage)
 	gateway("POST /ui/consent", flow.Consent)
 	gateway("GET /ui/assets/", web.Assets().ServeHTTP)
+	gateway("GET "+upstream.JWKSPath, s.serveJWKS)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return mux
+}
+
+// serveJWKS serves the public keys of upstream tokens.
+func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if s.Upstream == nil {
+		notFound(w, "this runtime mints no upstream tokens")
+		return
+	}
+	s.Upstream.ServeJWKS(w, r)
 }
 
 // onGatewayHost serves the authorization server and its pages only on the

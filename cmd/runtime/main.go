@@ -26,6 +26,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -33,6 +34,8 @@ func main() {
 	addr := flag.String("listen", ":8080", "address the runtime listens on (the Gateway terminates TLS)")
 	keysSecret := flag.String("signing-keys-secret", "mcp-runtime-signing-keys", "Secret in the platform namespace with the token signing keys (created when missing)")
 	accessTTL := flag.Duration("access-token-ttl", time.Hour, "lifetime of access tokens")
+	upstreamKeys := flag.String("upstream-keys-secret", upstream.DefaultSecretName, "Secret in the platform namespace with the keys of the tokens sent to Toolsets (created when missing)")
+	upstreamTTL := flag.Duration("upstream-token-ttl", upstream.DefaultLifetime, "lifetime of the tokens sent to Toolsets")
 	configPath := flag.String("platform-config", "", "path of the platform configuration YAML (required)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -50,6 +53,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
+	upstreamFlags = upstreamOptions{secret: *upstreamKeys, ttl: *upstreamTTL}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
@@ -57,6 +61,14 @@ func main() {
 	}
 	stop()
 }
+
+// upstreamOptions are the flags of the tokens sent to Toolsets.
+type upstreamOptions struct {
+	secret string
+	ttl    time.Duration
+}
+
+var upstreamFlags upstreamOptions
 
 func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, accessTTL time.Duration, log *slog.Logger) error {
 	restConfig, err := ctrl.GetConfig()
@@ -87,6 +99,12 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		return err
 	}
 	go keys.Refresh(ctx, informers, cfg.Namespace, keysSecret, 10*time.Second, func(err error) { log.Error("signing keys not refreshed", "error", err) })
+	minter, err := upstream.LoadMinter(ctx, direct, cfg.Namespace, upstreamFlags.secret, cfg.Issuer)
+	if err != nil {
+		return err
+	}
+	minter.Lifetime = upstreamFlags.ttl
+	go minter.Refresh(ctx, informers, cfg.Namespace, upstreamFlags.secret, 10*time.Second, func(err error) { log.Error("upstream token keys not refreshed", "error", err) })
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
 	users, oidcSignIn := signIn(ctx, cfg, informers, direct, log)
 	server := &runtime.Server{
@@ -95,6 +113,7 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
+		Upstream: minter,
 	}
 	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

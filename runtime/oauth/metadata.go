@@ -5,6 +5,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
 // Endpoint paths of the authorization server, under platform.OAuthPrefix.
@@ -22,6 +23,7 @@ type AuthorizationServerMetadata struct {
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	RegistrationEndpoint                       string   `json:"registration_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"` // keys of the tokens sent to upstream Toolsets
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -47,6 +49,7 @@ func NewAuthorizationServerMetadata(cfg *platform.Config) AuthorizationServerMet
 		TokenEndpoint:                          cfg.Issuer + TokenPath,
 		RegistrationEndpoint:                   cfg.Issuer + RegisterPath,
 		RevocationEndpoint:                     cfg.Issuer + RevokePath,
+		JWKSURI:                                cfg.Issuer + upstream.JWKSPath,
 		ScopesSupported:                        scopeStrings(mcpv1alpha1.AllScopes()),
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},
