@@ -1,0 +1,86 @@
+package toolsets
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+)
+
+// Reasons of the Reachable condition.
+const (
+	// ReasonToolsListed: the upstream answered its last tools/list.
+	ReasonToolsListed = "ToolsListed"
+	// ReasonUpstreamError: the last tools/list failed; the message says how.
+	ReasonUpstreamError = "UpstreamError"
+)
+
+// maxMessage bounds the condition message.
+const maxMessage = 1024
+
+// reachable returns the Reachable condition after a list that found count
+// tools or failed with listErr.
+func reachable(generation int64, count int32, listErr error) metav1.Condition {
+	c := metav1.Condition{Type: mcpv1alpha1.ToolsetConditionReachable, ObservedGeneration: generation}
+	if listErr == nil {
+		c.Status, c.Reason = metav1.ConditionTrue, ReasonToolsListed
+		c.Message = fmt.Sprintf("the upstream lists %d tools", count)
+		return c
+	}
+	c.Status, c.Reason = metav1.ConditionFalse, ReasonUpstreamError
+	c.Message = listErr.Error()
+	if len(c.Message) > maxMessage {
+		c.Message = c.Message[:maxMessage]
+	}
+	return c
+}
+
+// statusCurrent reports whether ts's status already says cond, count and the
+// generation, so there is nothing to write.
+func statusCurrent(ts *mcpv1alpha1.Toolset, cond metav1.Condition, count int32) bool {
+	old := meta.FindStatusCondition(ts.Status.Conditions, cond.Type)
+	return old != nil && old.Status == cond.Status && old.Reason == cond.Reason && old.Message == cond.Message &&
+		old.ObservedGeneration == cond.ObservedGeneration &&
+		ts.Status.ToolCount == count && ts.Status.ObservedGeneration == ts.Generation
+}
+
+// writeStatus applies the Toolset's Reachable condition, toolCount and
+// observedGeneration with the runtime's field manager, only when they
+// differ from what ts (as read for this refresh) says. Replicas that see the
+// same thing write the same values, which the apiserver takes as a no-op;
+// status writes do not change the generation, so they trigger no refresh.
+func (m *Manager) writeStatus(ctx context.Context, ts *mcpv1alpha1.Toolset, count int32, listErr error) error {
+	if m.Writer == nil {
+		return nil
+	}
+	cond := reachable(ts.Generation, count, listErr)
+	if statusCurrent(ts, cond, count) {
+		return nil
+	}
+	transition := metav1.NewTime(m.now().UTC().Truncate(time.Second))
+	if old := meta.FindStatusCondition(ts.Status.Conditions, cond.Type); old != nil && old.Status == cond.Status {
+		transition = old.LastTransitionTime
+	}
+	patch := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{
+		"conditions": []any{map[string]any{
+			"type": cond.Type, "status": string(cond.Status), "reason": cond.Reason, "message": cond.Message,
+			"observedGeneration": cond.ObservedGeneration, "lastTransitionTime": transition.UTC().Format(time.RFC3339),
+		}},
+		"toolCount":          int64(count),
+		"observedGeneration": ts.Generation,
+	}}}
+	patch.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind("Toolset"))
+	patch.SetName(ts.Name)
+	err := m.Writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldManager), client.ForceOwnership)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to apply the status of Toolset %s: %w", ts.Name, err)
+	}
+	return nil
+}

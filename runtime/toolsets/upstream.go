@@ -1,0 +1,310 @@
+package toolsets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
+)
+
+// maxErrorText bounds the upstream text quoted in a tool error or a status
+// message.
+const maxErrorText = 512
+
+// conn is the runtime's connection to one upstream: one mcp-go client,
+// initialized on first use with the runtime's own token, whose requests
+// carry the token put in their context (tokenKey). It bounds the calls in
+// flight.
+type conn struct {
+	url       string
+	timeoutNs atomic.Int64
+	sem       chan struct{}
+	http      *http.Client
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	// lock (a one-slot channel, so waiting honours a context) serializes
+	// creating the client.
+	lock      chan struct{}
+	client    atomic.Pointer[mcpclient.Client]
+	listening atomic.Bool
+	onChange  atomic.Pointer[func()]
+}
+
+type tokenKey struct{}
+
+// withToken returns ctx whose upstream requests carry token as their bearer.
+func withToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, token)
+}
+
+// bearer is the transport's header function: the token in the request's
+// context, or no Authorization at all (never anything else).
+func bearer(ctx context.Context) map[string]string {
+	if token, _ := ctx.Value(tokenKey{}).(string); token != "" {
+		return map[string]string{"Authorization": "Bearer " + token}
+	}
+	return nil
+}
+
+func newConn(ctx context.Context, url string, timeout time.Duration, maxInFlight int, hc *http.Client, log *slog.Logger) *conn {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{url: url, sem: make(chan struct{}, maxInFlight), http: hc, log: log, ctx: ctx, cancel: cancel, lock: make(chan struct{}, 1)}
+	c.setTimeout(timeout)
+	return c
+}
+
+func (c *conn) setTimeout(d time.Duration) { c.timeoutNs.Store(int64(d)) }
+func (c *conn) timeout() time.Duration     { return time.Duration(c.timeoutNs.Load()) }
+
+// close ends the connection's listen stream and closes its client.
+func (c *conn) close() {
+	c.cancel()
+	if cl := c.client.Swap(nil); cl != nil {
+		go func() { _ = cl.Close() }()
+	}
+}
+
+// get returns the initialized client, creating it if needed; token mints
+// the runtime's own token for the handshake.
+func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclient.Client, error) {
+	if cl := c.client.Load(); cl != nil {
+		return cl, nil
+	}
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.lock }()
+	if cl := c.client.Load(); cl != nil {
+		return cl, nil
+	}
+	if c.ctx.Err() != nil {
+		return nil, errors.New("the connection to the upstream is closed")
+	}
+	tok, err := token()
+	if err != nil {
+		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
+	}
+	tr, err := transport.NewStreamableHTTP(c.url,
+		transport.WithHTTPBasicClient(c.http),
+		transport.WithHTTPHeaderFunc(bearer),
+		transport.WithHTTPLogger(c.log))
+	if err != nil {
+		return nil, err
+	}
+	cl := mcpclient.NewClient(tr)
+	if err := cl.Start(c.ctx); err != nil {
+		return nil, err
+	}
+	cl.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationToolsListChanged) {
+			if f := c.onChange.Load(); f != nil {
+				(*f)()
+			}
+		}
+	})
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "mcp-handle-runtime", Version: "v1alpha1"}
+	if _, err := cl.Initialize(withToken(ctx, tok), init); err != nil {
+		_ = cl.Close()
+		return nil, fmt.Errorf("failed to initialize: %w", err)
+	}
+	c.client.Store(cl)
+	return cl, nil
+}
+
+// reset drops cl, so the next request starts a new connection.
+func (c *conn) reset(cl *mcpclient.Client) {
+	if c.client.CompareAndSwap(cl, nil) {
+		go func() { _ = cl.Close() }()
+	}
+}
+
+// do runs f with the client, once more on a new connection when the
+// upstream has forgotten the session (it refused the request unseen).
+func do[T any](ctx context.Context, c *conn, token func() (string, error), f func(*mcpclient.Client) (T, error)) (T, error) {
+	var zero T
+	for attempt := 0; ; attempt++ {
+		cl, err := c.get(ctx, token)
+		if err != nil {
+			return zero, err
+		}
+		v, err := f(cl)
+		if err != nil && attempt == 0 && errors.Is(err, transport.ErrSessionTerminated) && ctx.Err() == nil {
+			c.reset(cl)
+			continue
+		}
+		return v, err
+	}
+}
+
+// list returns the upstream's tools, listed with the runtime's own token.
+func (c *conn) list(ctx context.Context, token func() (string, error)) ([]mcp.Tool, error) {
+	tok, err := token()
+	if err != nil {
+		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
+	}
+	res, err := do(ctx, c, token, func(cl *mcpclient.Client) (*mcp.ListToolsResult, error) {
+		return cl.ListTools(withToken(ctx, tok), mcp.ListToolsRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, errors.New("the upstream answered tools/list with no result")
+	}
+	return res.Tools, nil
+}
+
+// listen opens the upstream's tools/list_changed stream if it offers one and
+// it is not open: on protocol 2026-07-28 and later, subscriptions/listen.
+// Upstreams on older protocol versions are refreshed periodically only.
+func (c *conn) listen(token func() (string, error), onChange func()) {
+	c.onChange.Store(&onChange)
+	cl := c.client.Load()
+	if cl == nil || !mcp.IsModernProtocol(cl.ProtocolVersion()) {
+		return
+	}
+	if caps := cl.GetServerCapabilities(); caps.Tools == nil || !caps.Tools.ListChanged {
+		return
+	}
+	if !c.listening.CompareAndSwap(false, true) {
+		return
+	}
+	tok, err := token()
+	if err != nil {
+		c.listening.Store(false)
+		return
+	}
+	go func() {
+		defer c.listening.Store(false)
+		err := cl.Listen(withToken(c.ctx, tok), mcp.SubscriptionFilter{ToolsListChanged: true})
+		if err != nil && c.ctx.Err() == nil {
+			c.log.Info("upstream tools/list_changed stream ended", "url", c.url, "error", err)
+		}
+	}()
+}
+
+// handler is the registered handler of one upstream tool.
+func (m *Manager) handler(toolset, tool string) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				m.log().Error("toolset call panicked", "toolset", toolset, "tool", tool, "panic", r)
+				res, err = toolError("toolset %q: the call failed inside the runtime", toolset), nil
+			}
+		}()
+		return m.call(ctx, toolset, tool, req), nil
+	}
+}
+
+// call forwards one tools/call to the upstream. Every failure is a tool
+// result with isError set, naming the toolset.
+func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
+	p := principalOf(ctx)
+	if p == nil {
+		return toolError("tool %q: %v", Name(toolset, tool), errNoPrincipal)
+	}
+	if !names(p.Handle, toolset) {
+		return toolError("the handle %q does not use the toolset %q", p.Handle.Name, toolset)
+	}
+	m.mu.RLock()
+	st := m.sets[toolset]
+	var c *conn
+	if st != nil {
+		c = st.conn
+	}
+	m.mu.RUnlock()
+	if c == nil {
+		return toolError("toolset %q is not available", toolset)
+	}
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	default:
+		return toolError("toolset %q is busy (%d calls in flight); try again shortly", toolset, cap(c.sem))
+	}
+	token, err := m.Minter.Mint(c.url, upstream.Claims{
+		Handle: p.Handle.Name, Subject: p.Token.Subject, ClientID: p.Token.ClientID, Grant: p.Token.Grant,
+		Scopes: scopeStrings(p),
+	}, m.now())
+	if err != nil {
+		m.log().Error("upstream token not minted", "toolset", toolset, "error", err)
+		return toolError("toolset %q: the runtime could not mint the upstream token", toolset)
+	}
+	timeout := c.timeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A new request: nothing of the client's request (its headers, its
+	// _meta) goes upstream but the arguments.
+	out := mcp.CallToolRequest{}
+	out.Params.Name = tool
+	out.Params.Arguments = req.Params.Arguments
+	out.Params.RawArguments = req.Params.RawArguments
+	res, err := do(ctx, c, func() (string, error) { return m.systemToken(c.url) }, func(cl *mcpclient.Client) (*mcp.CallToolResult, error) {
+		return cl.CallTool(withToken(ctx, token), out)
+	})
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return toolError("toolset %q did not answer within %s", toolset, timeout)
+	case err != nil:
+		return toolError("toolset %q: %s", toolset, describe(err, ctx))
+	case res == nil:
+		return toolError("toolset %q answered with no result", toolset)
+	}
+	return res
+}
+
+func scopeStrings(p *principal.Principal) []string {
+	scopes := p.Token.Scopes.Scopes()
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// principalOf returns the request's principal if it has a handle.
+func principalOf(ctx context.Context) *principal.Principal {
+	p := principal.FromContext(ctx)
+	if p == nil || p.Handle == nil {
+		return nil
+	}
+	return p
+}
+
+func toolError(format string, args ...any) *mcp.CallToolResult {
+	return mcp.NewToolResultError(fmt.Sprintf(format, args...))
+}
+
+// describe turns an upstream error into one line for a person: the
+// transport's wrapping removed, upstream text bounded.
+func describe(err error, ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return "the upstream did not answer in time"
+	}
+	var te *transport.Error
+	if errors.As(err, &te) && te.Err != nil {
+		err = te.Err
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText] + "…"
+	}
+	return msg
+}
