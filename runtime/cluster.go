@@ -20,6 +20,10 @@ type Cluster struct {
 	Reader client.Reader
 	// Namespace holds client Secrets.
 	Namespace string
+	// Indexed says Reader has MetadataDocumentURLIndex (the informer cache
+	// in production); without it, finding a client by its metadata document
+	// URL lists every OAuthClient.
+	Indexed bool
 }
 
 // Handle returns the named handle, or nil when it does not exist.
@@ -37,12 +41,62 @@ func (c Cluster) List(ctx context.Context) ([]mcpv1alpha1.Handle, error) {
 }
 
 // Client returns the OAuth client with the client_id, or nil. Client ids are
-// object names; client id metadata document URLs are not served yet.
+// object names, or for clients declared with registration MetadataDocument,
+// their metadataDocumentURL (the document itself is fetched and checked by
+// oauth.MetadataDocumentClients).
 func (c Cluster) Client(ctx context.Context, clientID string) (*mcpv1alpha1.OAuthClient, error) {
+	if strings.HasPrefix(clientID, "https://") {
+		return c.metadataDocumentClient(ctx, clientID)
+	}
 	if clientID == "" || strings.Contains(clientID, "/") {
 		return nil, nil
 	}
 	return get[mcpv1alpha1.OAuthClient](ctx, c.Reader, "", clientID)
+}
+
+// MetadataDocumentURLIndex is the field index of OAuthClients by
+// spec.metadataDocumentURL.
+const MetadataDocumentURLIndex = "spec.metadataDocumentURL"
+
+// IndexMetadataDocumentURLs registers MetadataDocumentURLIndex with an
+// informer cache, before it starts; set Cluster.Indexed when it is.
+func IndexMetadataDocumentURLs(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &mcpv1alpha1.OAuthClient{}, MetadataDocumentURLIndex, func(o client.Object) []string {
+		if c, ok := o.(*mcpv1alpha1.OAuthClient); ok && c.Spec.Registration == mcpv1alpha1.RegistrationMetadataDocument && c.Spec.MetadataDocumentURL != "" {
+			return []string{c.Spec.MetadataDocumentURL}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to index OAuthClients by metadata document URL: %w", err)
+	}
+	return nil
+}
+
+// metadataDocumentClient returns the OAuthClient declared with registration
+// MetadataDocument for the URL, or nil. Should several declare it, the
+// oldest (then the first by name) wins.
+func (c Cluster) metadataDocumentClient(ctx context.Context, docURL string) (*mcpv1alpha1.OAuthClient, error) {
+	var l mcpv1alpha1.OAuthClientList
+	var opts []client.ListOption
+	if c.Indexed {
+		opts = append(opts, client.MatchingFields{MetadataDocumentURLIndex: docURL})
+	}
+	if err := c.Reader.List(ctx, &l, opts...); err != nil {
+		return nil, fmt.Errorf("failed to list OAuthClients: %w", err)
+	}
+	var found *mcpv1alpha1.OAuthClient
+	for i := range l.Items {
+		oc := &l.Items[i]
+		if oc.Spec.Registration != mcpv1alpha1.RegistrationMetadataDocument || oc.Spec.MetadataDocumentURL != docURL {
+			continue
+		}
+		if found == nil || oc.CreationTimestamp.Before(&found.CreationTimestamp) ||
+			oc.CreationTimestamp.Equal(&found.CreationTimestamp) && oc.Name < found.Name {
+			found = oc
+		}
+	}
+	return found, nil
 }
 
 // ClientSecret returns a confidential client's secret, or "".

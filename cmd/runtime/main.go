@@ -25,6 +25,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
@@ -83,6 +84,11 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	if err != nil {
 		return fmt.Errorf("failed to create the informer cache: %w", err)
 	}
+	// Clients declared for a client ID metadata document are found by its
+	// URL; the index must exist before the cache starts.
+	if err := runtime.IndexMetadataDocumentURLs(ctx, informers); err != nil {
+		return err
+	}
 	go func() {
 		if err := informers.Start(ctx); err != nil {
 			log.Error("informer cache stopped", "error", err)
@@ -105,10 +111,14 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	}
 	minter.Lifetime = upstreamFlags.ttl
 	go minter.Refresh(ctx, informers, cfg.Namespace, upstreamFlags.secret, 10*time.Second, func(err error) { log.Error("upstream token keys not refreshed", "error", err) })
-	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
+	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace, Indexed: true}
+	var clients oauth.Clients = cluster
+	if cfg.ClientIDMetadataDocumentsEnabled() {
+		clients = &oauth.MetadataDocumentClients{Clients: cluster, Documents: &oauth.MetadataDocuments{}}
+	}
 	users, oidcSignIn := signIn(ctx, cfg, informers, direct, log)
 	server := &runtime.Server{
-		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
+		Config: cfg, Handles: cluster, Clients: clients, Secrets: cluster,
 		Users: users, OIDC: oidcSignIn,
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},

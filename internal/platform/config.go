@@ -60,6 +60,25 @@ type Config struct {
 	// LegacyAuthorizationServers are hosts that once served OAuth for this
 	// environment and must never be advertised again.
 	LegacyAuthorizationServers []string `json:"legacyAuthorizationServers,omitempty"`
+	// ClientIDMetadataDocuments configures clients whose client_id is the
+	// https URL of their metadata document.
+	ClientIDMetadataDocuments ClientIDMetadataDocuments `json:"clientIDMetadataDocuments,omitempty"`
+}
+
+// ClientIDMetadataDocuments configures client ID metadata documents
+// (draft-ietf-oauth-client-id-metadata-document).
+type ClientIDMetadataDocuments struct {
+	// Enabled lets the runtime fetch the document of an https client_id and
+	// advertises client_id_metadata_document_supported. Defaults to true.
+	// When false, only OAuthClients declared with registration
+	// MetadataDocument are served, as declared, without a fetch.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ClientIDMetadataDocumentsEnabled reports whether the runtime fetches
+// client ID metadata documents (the default).
+func (c *Config) ClientIDMetadataDocumentsEnabled() bool {
+	return c.ClientIDMetadataDocuments.Enabled == nil || *c.ClientIDMetadataDocuments.Enabled
 }
 
 // GatewayRef names a Gateway and optionally one of its listeners.

@@ -63,21 +63,25 @@ type Store struct {
 
 // Create records an approved grant with its pending authorization code and
 // returns the code. The grant is owned by its client, so deleting the client
-// deletes its grants.
+// deletes its grants; a client that is no object (an undeclared client ID
+// metadata document client) owns nothing, and its grants live until revoked
+// or deleted.
 func (s *Store) Create(ctx context.Context, req Request) (string, error) {
 	name := "conn-" + tokens.RandomID()
 	conn := &mcpv1alpha1.Connection{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   name,
 			Labels: map[string]string{LabelHandle: req.Handle},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: req.Client.Name, UID: req.Client.UID,
-			}},
 		},
 		Spec: mcpv1alpha1.ConnectionSpec{
 			Handle: req.Handle, ClientID: req.Client.ClientID(), Subject: req.Subject, Email: req.Email,
 			Resource: req.Resource, Scopes: req.Scopes,
 		},
+	}
+	if req.Client.UID != "" {
+		conn.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: req.Client.Name, UID: req.Client.UID,
+		}}
 	}
 	if err := s.Client.Create(ctx, conn); err != nil {
 		return "", fmt.Errorf("failed to record the grant: %w", err)

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,6 +51,10 @@ func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Cl
 	}
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	client, err := clients.Client(ctx, clientID)
+	var docErr *MetadataDocumentError
+	if errors.As(err, &docErr) {
+		return nil, nil, Errorf(http.StatusBadRequest, "invalid_client", "unknown client_id: "+docErr.Error())
+	}
 	if err != nil {
 		return nil, nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
 	}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -53,6 +54,10 @@ func authenticateClient(r *http.Request, clients Clients, secrets ClientSecrets)
 		return nil, invalidClient(basic, "client authentication is required: send client_id")
 	}
 	c, err := clients.Client(r.Context(), id)
+	var docErr *MetadataDocumentError
+	if errors.As(err, &docErr) {
+		return nil, invalidClient(basic, "unknown client: "+docErr.Error())
+	}
 	if err != nil {
 		return nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
 	}

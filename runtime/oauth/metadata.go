@@ -57,7 +57,7 @@ func NewAuthorizationServerMetadata(cfg *platform.Config) AuthorizationServerMet
 		TokenEndpointAuthMethodsSupported:      authMethods,
 		RevocationEndpointAuthMethodsSupported: authMethods,
 		CodeChallengeMethodsSupported:          []string{"S256"},
-		ClientIDMetadataDocumentSupported:      true,
+		ClientIDMetadataDocumentSupported:      cfg.ClientIDMetadataDocumentsEnabled(),
 		// The authorization response carries iss (RFC 9207).
 		AuthorizationResponseIssParameterSupported: true,
 	}

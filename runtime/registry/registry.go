@@ -148,8 +148,13 @@ func (r *Registry) Delete(ctx context.Context, c *mcpv1alpha1.OAuthClient) error
 }
 
 // Bind binds an unbound dynamic client to the resource of its first
-// authorization; a bound client must match it.
+// authorization; a bound client must match it. A client that is no object
+// (clientName "": an undeclared client ID metadata document client) is
+// never bound: each of its grants carries its own resource.
 func (r *Registry) Bind(ctx context.Context, clientName string, res platform.Resource) error {
+	if clientName == "" {
+		return nil
+	}
 	for attempt := 0; ; attempt++ {
 		c := &mcpv1alpha1.OAuthClient{}
 		if err := r.Client.Get(ctx, types.NamespacedName{Name: clientName}, c); err != nil {
