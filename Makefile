@@ -35,8 +35,8 @@ manifests: ## Generate CRDs (config/crd/bases and the chart), RBAC and the API d
 	$(GO) run ./hack/docgen > docs/scopes.md
 
 .PHONY: build
-build: ## Build manager, runtime and mcpctl into bin/.
-	$(GO) build -o bin/ ./cmd/manager ./cmd/runtime ./cmd/mcpctl
+build: ## Build manager, runtime, mcpctl and the example links-toolset into bin/.
+	$(GO) build -o bin/ ./cmd/manager ./cmd/runtime ./cmd/mcpctl ./cmd/links-toolset
 
 .PHONY: controlplane
 controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-manager and kubectl.
