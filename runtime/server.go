@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -36,6 +37,9 @@ type Server struct {
 	// Upstream mints the tokens sent to Toolsets; its public keys are served
 	// at {issuer}/.well-known/jwks.json (404 while nil).
 	Upstream *upstream.Minter
+	// MCP is the MCP endpoint of every handle, nil in tests of the
+	// authorization server alone.
+	MCP *endpoint.Endpoint
 }
 
 // Handler returns the runtime's HTTP handler.
@@ -67,6 +71,11 @@ func (s *Server) Handler() http.Handler {
 	gateway("POST /ui/consent", flow.Consent)
 	gateway("GET /ui/assets/", web.Assets().ServeHTTP)
 	gateway("GET "+upstream.JWKSPath, s.serveJWKS)
+	if s.MCP != nil {
+		mcp := s.MCP.Handler()
+		mux.Handle(platform.MCPPath, mcp)
+		mux.Handle(platform.CompatibilityPath("{handle}"), mcp)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return mux
 }

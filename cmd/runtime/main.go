@@ -1,7 +1,8 @@
 // Command runtime serves the MCP endpoints, the OAuth authorization server and
-// the web pages of every handle. This build serves the discovery documents,
-// the authorization code flow with static-user or OpenID Connect sign-in and
-// consent, the token and revocation endpoints; MCP arrives with its issue.
+// the web pages of every handle: the discovery documents, the authorization
+// code flow with static-user or OpenID Connect sign-in and consent, the
+// token, revocation and registration endpoints, the JWK Set of upstream
+// tokens, and the MCP endpoint whose tools come from the Toolsets.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	mcpserver "github.com/mark3labs/mcp-go/server"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -24,12 +26,18 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
+
+// version is reported to MCP clients; release builds set it with
+// -ldflags "-X main.version=...".
+var version = "dev"
 
 func main() {
 	addr := flag.String("listen", ":8080", "address the runtime listens on (the Gateway terminates TLS)")
@@ -125,6 +133,9 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
 	}
+	if server.MCP, err = serveMCP(ctx, cfg, informers, direct, server, minter, log); err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -161,4 +172,23 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 	go oidcSignIn.Warm(ctx)
 	log.Info("OpenID Connect sign-in", "issuer", o.IssuerURL, "client", o.ClientID, "redirectURL", cfg.OIDCRedirectURL())
 	return users, oidcSignIn
+}
+
+// serveMCP builds the MCP endpoint: one mcp-go server for every handle,
+// whose tools come from the Toolsets, the bootstrap flow recording tool
+// discovery on grants, and the Serving condition of each Handle.
+func serveMCP(ctx context.Context, cfg *platform.Config, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) (*endpoint.Endpoint, error) {
+	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
+	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Log: log, Now: time.Now}
+	tools := &toolsets.Manager{Reader: informers, Writer: direct, Minter: minter, Log: log}
+	tools.Server = mcpserver.NewMCPServer("mcp-handle-operator", version, mcpserver.WithToolCapabilities(true),
+		mcpserver.WithToolFilter(tools.Filter), mcpserver.WithHooks(bootstrap.Hooks()), mcpserver.WithRecovery())
+	if err := tools.Start(ctx, informers); err != nil {
+		return nil, err
+	}
+	serving := &runtime.ServingReporter{Reader: informers, Writer: direct, Log: log}
+	if err := serving.Start(ctx, informers); err != nil {
+		return nil, err
+	}
+	return &endpoint.Endpoint{Config: cfg, Handles: cluster, Grants: cluster, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}, nil
 }

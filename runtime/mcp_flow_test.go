@@ -1,0 +1,210 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/examples/links"
+	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
+)
+
+// withMCP gives every replica the MCP endpoint the way cmd/runtime wires
+// it: one mcp-go server, the toolsets manager on an informer cache, the
+// grant cache for revocation and the bootstrap hooks.
+func withMCP(t *testing.T) func(*runtime.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	informers, err := cache.New(env.Config, cache.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = informers.Start(ctx) }()
+	return func(srv *runtime.Server) {
+		minter, err := upstream.LoadMinter(ctx, env.Client, srv.Config.Namespace, upstream.DefaultSecretName, srv.Config.Issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Upstream = minter
+		cluster := runtime.Cluster{Reader: informers, Namespace: srv.Config.Namespace}
+		bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: srv.Grants, Log: slog.Default(), Now: time.Now}
+		tools := &toolsets.Manager{Reader: informers, Writer: env.Client, Minter: minter, Log: slog.Default()}
+		tools.Server = server.NewMCPServer("mcp-handle-operator", "test", server.WithToolCapabilities(true),
+			server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()))
+		if err := tools.Start(ctx, informers); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tools.Stop)
+		srv.MCP = &endpoint.Endpoint{Config: srv.Config, Handles: cluster, Grants: cluster, Keys: srv.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
+	}
+}
+
+// linksUpstream runs the example Links toolset. It verifies tokens with the
+// JWKS of the runtime's upstream keys, served here as the runtime serves it
+// (the replicas share the key Secret).
+func linksUpstream(t *testing.T, namespace, issuer string) *httptest.Server {
+	t.Helper()
+	minter, err := upstream.LoadMinter(context.Background(), env.Client, namespace, upstream.DefaultSecretName, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(minter.ServeJWKS))
+	t.Cleanup(jwks.Close)
+	ls := &links.Server{}
+	ts := httptest.NewServer(nil)
+	ls.Verifier = &links.Verifier{Issuer: issuer, Audience: ts.URL + "/mcp", Keys: &links.KeySet{URL: jwks.URL}}
+	ts.Config.Handler = ls.Handler()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// rpc posts one JSON-RPC request to an MCP URL and returns the status,
+// the session id and the decoded body.
+func (s *stack) rpc(t *testing.T, mcpURL, bearer, session, method string, params any) (int, string, map[string]any, http.Header) {
+	t.Helper()
+	msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+	req, _ := http.NewRequest("POST", mcpURL, strings.NewReader(string(msg)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	resp := s.send(t, req)
+	var out map[string]any
+	_ = json.Unmarshal([]byte(resp.body), &out)
+	return resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), out, resp.Header
+}
+
+func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
+	ctx := context.Background()
+	cfg := newStack(t).cfg // the objects newStack creates
+	upstreamServer := linksUpstream(t, cfg.Namespace, cfg.Issuer)
+	ts := &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: "mcpflow-links"}, Spec: mcpv1alpha1.ToolsetSpec{
+		URL:    upstreamServer.URL + "/mcp",
+		Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}}}
+	if err := env.Client.Create(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	acme := &mcpv1alpha1.Handle{}
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: "acme"}, acme); err != nil {
+		t.Fatal(err)
+	}
+	acme.Spec.Toolsets = []mcpv1alpha1.ToolsetReference{{Name: "mcpflow-links"}}
+	if err := env.Client.Update(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, withMCP(t))
+
+	verifier, challenge := pkce()
+	scope := url.Values{"scope": {"mcp.connect skills.read links.read"}}
+	loc := s.signInAndApprove(t, authorizeURL(challenge, scope))
+	_, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"acme-chatgpt"},
+		"redirect_uri": {callback}, "code_verifier": {verifier}})
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		t.Fatalf("no access token: %v", tok)
+	}
+
+	// The toolset's tools appear once the manager has listed the upstream.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, mcpURL := range []string{"https://acme.mcp.10x.in/mcp", "https://ai.10x.in/mcp", "https://ai.10x.in/mcp/acme/mcp"} {
+		t.Run(mcpURL, func(t *testing.T) {
+			status, session, out, _ := s.rpc(t, mcpURL, access, "", "initialize",
+				map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "t", "version": "1"}})
+			if status != 200 || session == "" {
+				t.Fatalf("initialize: %d %v", status, out)
+			}
+			var names []string
+			for {
+				status, _, out, _ = s.rpc(t, mcpURL, access, session, "tools/list", map[string]any{})
+				names = names[:0]
+				result, _ := out["result"].(map[string]any)
+				tools, _ := result["tools"].([]any)
+				for _, tool := range tools {
+					names = append(names, tool.(map[string]any)["name"].(string))
+				}
+				if len(names) == 3 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if status != 200 || strings.Join(names, ",") != "mcpflow-links_create_link,mcpflow-links_delete_link,mcpflow-links_list_links" {
+				t.Fatalf("tools/list: %d %v", status, names)
+			}
+			// A read-only tool is called on the upstream with a runtime
+			// token for acme.
+			status, _, out, _ = s.rpc(t, mcpURL, access, session, "tools/call", map[string]any{"name": "mcpflow-links_list_links", "arguments": map[string]any{}})
+			result, _ := out["result"].(map[string]any)
+			if status != 200 || result == nil || result["isError"] == true {
+				t.Fatalf("list_links: %d %v", status, out)
+			}
+			// A tool that needs links.write, which the grant lacks: 403 with
+			// the step-up challenge.
+			status, _, out, header := s.rpc(t, mcpURL, access, session, "tools/call",
+				map[string]any{"name": "mcpflow-links_create_link", "arguments": map[string]any{"path": "/sale", "target": "https://example.com"}})
+			if www := header.Get("WWW-Authenticate"); status != 403 || !strings.Contains(www, `error="insufficient_scope"`) || !strings.Contains(www, "links.write") {
+				t.Errorf("create_link without links.write: %d %q %v", status, www, out)
+			}
+		})
+	}
+
+	// The bootstrap flow recorded the discovery on the grant.
+	a, err := s.keys.Keys().VerifyAccess(access, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		conn := &mcpv1alpha1.Connection{}
+		if err := env.Client.Get(ctx, types.NamespacedName{Name: a.Grant}, conn); err != nil {
+			t.Fatal(err)
+		}
+		ready := meta.FindStatusCondition(conn.Status.Conditions, mcpv1alpha1.ConnectionConditionReady)
+		if ready != nil && ready.Status == metav1.ConditionTrue && conn.Status.Bootstrap != nil && *conn.Status.Bootstrap.ToolCount == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the grant records no discovery: %+v %+v", ready, conn.Status.Bootstrap)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Deleting the grant revokes the token on every replica within a second.
+	if err := (&grants.Store{Client: env.Client, Reader: env.Client}).Revoke(ctx, a.Grant); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now().Add(time.Second)
+	for {
+		status, _, _, header := s.rpc(t, "https://acme.mcp.10x.in/mcp", access, "", "ping", map[string]any{})
+		status2, _, _, _ := s.rpc(t, "https://acme.mcp.10x.in/mcp", access, "", "ping", map[string]any{})
+		if status == 401 && status2 == 401 && strings.Contains(header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			break
+		}
+		if time.Now().After(revoked) {
+			t.Fatalf("a deleted grant's token still works after a second: %d %d", status, status2)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
