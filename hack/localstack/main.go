@@ -6,7 +6,8 @@
 // The stack so far: the control plane with the CRDs, the operator with a
 // platform configuration for local hosts, the samples, a static sign-in user,
 // two runtime replicas and, standing in for the Gateway until the stack runs
-// a real one, a TLS front on :8443 that sends requests round-robin to them.
+// a real one, a TLS front on :8443 that sends requests round-robin to them,
+// and the example Links toolset the sample handle uses.
 package main
 
 import (
@@ -54,6 +55,9 @@ const (
 	// devUser is a member of the sample handle acme.
 	devUser = "owner@acme.example"
 )
+
+// linksAddr is the example Links toolset's listener.
+const linksAddr = "127.0.0.1:18090"
 
 // runtimeAddrs are the runtime replicas' plain HTTP listeners.
 var runtimeAddrs = []string{"127.0.0.1:18081", "127.0.0.1:18082"}
@@ -166,6 +170,25 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer gw.Stop()
+
+	step("starting the example Links toolset on " + linksAddr + " (log: .local/logs/links-toolset.log)")
+	linksURL := "http://" + linksAddr + "/mcp"
+	// The toolset trusts the local front's certificate to fetch the JWKS.
+	links, err := proc.Start(filepath.Join(logDir, "links-toolset.log"), []string{"SSL_CERT_FILE=" + gw.CertFile},
+		filepath.Join(root, "bin", "links-toolset"), "--listen="+linksAddr, "--issuer=https://localhost:8443", "--audience="+linksURL)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping the Links toolset")
+		links.Stop(10 * time.Second)
+	}()
+	if err := waitForHealth(ctx, "http://"+linksAddr+"/healthz", links); err != nil {
+		return err
+	}
+	if err := pointToolset(ctx, cp, "links", linksURL); err != nil {
+		return err
+	}
 
 	kubectl := filepath.Join(bins, "kubectl")
 	fmt.Println("\n$ kubectl get handles")
@@ -297,4 +320,17 @@ func waitForHealth(ctx context.Context, url string, p *proc.Process) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// pointToolset sets a sample Toolset's URL to the local process serving it.
+func pointToolset(ctx context.Context, cp *controlplane.Env, name, url string) error {
+	ts := &mcpv1alpha1.Toolset{}
+	if err := cp.Client.Get(ctx, types.NamespacedName{Name: name}, ts); err != nil {
+		return fmt.Errorf("failed to read the sample Toolset %s: %w", name, err)
+	}
+	ts.Spec.URL = url
+	if err := cp.Client.Update(ctx, ts); err != nil {
+		return fmt.Errorf("failed to point the Toolset %s at %s: %w", name, url, err)
+	}
+	return nil
 }
