@@ -200,6 +200,10 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	handle := req.Handle
 	if req.Kind == platform.ResourceGateway {
 		handle = r.PostForm.Get("handle")
+		if handle == "" {
+			errorPage(w, http.StatusBadRequest, "invalid_request", "choose the handle this connector may use")
+			return
+		}
 	}
 	refusal, err := f.mayApprove(r.Context(), s, handle, req.Scopes)
 	if err != nil {
