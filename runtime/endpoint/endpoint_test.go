@@ -92,7 +92,6 @@ func (f *fixture) token(handle, grant string, scopes ...mcpv1alpha1.Scope) strin
 	return tok
 }
 
-
 func (f *fixture) fullToken(handle, grant string) string {
 	return f.token(handle, grant, "mcp.connect", "skills.read", "links.read", "links.write")
 }
