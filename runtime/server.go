@@ -5,9 +5,11 @@
 package runtime
 
 import (
+	"context"
 	"net/http"
 	"time"
 
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
@@ -40,6 +42,9 @@ type Server struct {
 	// MCP is the MCP endpoint of every handle, nil in tests of the
 	// authorization server alone.
 	MCP *endpoint.Endpoint
+	// Authorized is told of each grant whose code was exchanged (the
+	// bootstrap flow's smoke check); nil does nothing.
+	Authorized func(ctx context.Context, conn *mcpv1alpha1.Connection)
 }
 
 // Handler returns the runtime's HTTP handler.
@@ -47,7 +52,7 @@ func (s *Server) Handler() http.Handler {
 	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, OIDC: s.OIDC, Grants: s.Grants,
 		Registry: s.Registry, Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
 	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
-		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now}
+		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now, Authorized: s.Authorized}
 	revoke := &oauth.RevokeEndpoint{Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants, Keys: s.Keys}
 	register := &oauth.RegisterEndpoint{Registry: s.Registry, PerMinute: 10, Burst: 10}
 

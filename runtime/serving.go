@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
 // RuntimeFieldOwner is the field manager of everything the runtime writes
@@ -24,13 +25,11 @@ import (
 // Toolset status).
 const RuntimeFieldOwner = "mcp-handle-runtime"
 
-// Reasons of the Handle's Serving condition.
+// Reasons of the Handle's Serving condition, besides the toolsets.Reason*
+// of a toolset that does not answer.
 const (
-	ReasonServing            = "Serving"
-	ReasonHandleSuspended    = "Suspended"
-	ReasonToolsetNotFound    = "ToolsetNotFound"
-	ReasonToolsetUnreachable = "ToolsetUnreachable"
-	ReasonToolsetPending     = "ToolsetPending"
+	ReasonServing         = "Serving"
+	ReasonHandleSuspended = "Suspended"
 )
 
 // ServingReporter writes each Handle's Serving condition: True when the
@@ -169,7 +168,7 @@ func (s *ServingReporter) serving(ctx context.Context, h *mcpv1alpha1.Handle) (m
 		if err != nil {
 			return c, err
 		}
-		r, msg := toolsetProblem(ref.Name, ts)
+		r, msg := toolsets.Problem(ref.Name, ts)
 		if r != "" {
 			if reason == "" {
 				reason = r
@@ -184,19 +183,4 @@ func (s *ServingReporter) serving(ctx context.Context, h *mcpv1alpha1.Handle) (m
 	c.Status, c.Reason = metav1.ConditionTrue, ReasonServing
 	c.Message = fmt.Sprintf("the runtime serves the handle with %d toolset(s)", len(h.Spec.Toolsets))
 	return c, nil
-}
-
-// toolsetProblem says why a toolset keeps a handle from serving, or "".
-func toolsetProblem(name string, ts *mcpv1alpha1.Toolset) (reason, message string) {
-	if ts == nil {
-		return ReasonToolsetNotFound, fmt.Sprintf("toolset %s does not exist", name)
-	}
-	reachable := meta.FindStatusCondition(ts.Status.Conditions, mcpv1alpha1.ToolsetConditionReachable)
-	switch {
-	case reachable == nil:
-		return ReasonToolsetPending, fmt.Sprintf("toolset %s has not been checked yet", name)
-	case reachable.Status != metav1.ConditionTrue:
-		return ReasonToolsetUnreachable, fmt.Sprintf("toolset %s: %s", name, reachable.Message)
-	}
-	return "", ""
 }

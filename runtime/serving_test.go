@@ -14,6 +14,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
 func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
@@ -75,9 +76,9 @@ func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitFor(metav1.ConditionFalse, runtime.ReasonToolsetPending)
+	waitFor(metav1.ConditionFalse, toolsets.ReasonToolsetPending)
 	setReachable("serving-b", metav1.ConditionFalse, "connection refused")
-	waitFor(metav1.ConditionFalse, runtime.ReasonToolsetUnreachable)
+	waitFor(metav1.ConditionFalse, toolsets.ReasonToolsetUnreachable)
 	setReachable("serving-b", metav1.ConditionTrue, "listed 1 tool")
 	waitFor(metav1.ConditionTrue, runtime.ReasonServing)
 

@@ -179,8 +179,9 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 // discovery on grants, and the Serving condition of each Handle.
 func serveMCP(ctx context.Context, cfg *platform.Config, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) (*endpoint.Endpoint, error) {
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
-	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Log: log, Now: time.Now}
 	tools := &toolsets.Manager{Reader: informers, Writer: direct, Minter: minter, Log: log}
+	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
+	s.Authorized = bootstrap.SmokeCheck
 	tools.Server = mcpserver.NewMCPServer("mcp-handle-operator", version, mcpserver.WithToolCapabilities(true),
 		mcpserver.WithToolFilter(tools.Filter), mcpserver.WithHooks(bootstrap.Hooks()), mcpserver.WithRecovery())
 	if err := tools.Start(ctx, informers); err != nil {

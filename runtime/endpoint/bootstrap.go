@@ -26,6 +26,13 @@ type Bootstrap struct {
 	Recorder interface {
 		RecordDiscovery(ctx context.Context, name string, toolCount int, err error) error
 	}
+	// Handles reads handles from the cache.
+	Handles Handles
+	// Tools says how many tools a handle offers and which of its toolsets
+	// do not answer.
+	Tools interface {
+		Health(ctx context.Context, h *mcpv1alpha1.Handle) (int, error)
+	}
 	Log *slog.Logger
 	Now func() time.Time
 }
@@ -39,6 +46,19 @@ func (b *Bootstrap) Hooks() *server.Hooks {
 		}
 	})
 	return hooks
+}
+
+// SmokeCheck is the bootstrap flow's check right after an authorization:
+// the tools the connector will find on its handle, and any toolset that
+// does not answer, recorded on the new grant before the connector's first
+// tools/list.
+func (b *Bootstrap) SmokeCheck(ctx context.Context, conn *mcpv1alpha1.Connection) {
+	h, err := b.Handles.Handle(ctx, conn.Spec.Handle)
+	if err != nil || h == nil {
+		return
+	}
+	count, err := b.Tools.Health(ctx, h)
+	b.Record(ctx, conn.Name, count, err)
 }
 
 // Record writes a discovery result to a grant unless the cached grant

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -28,6 +29,9 @@ type TokenEndpoint struct {
 	Keys      Keys
 	AccessTTL time.Duration
 	Now       func() time.Time
+	// Authorized, when set, is told of every grant whose code was just
+	// exchanged: the bootstrap flow's smoke check starts there.
+	Authorized func(ctx context.Context, conn *mcpv1alpha1.Connection)
 }
 
 // TokenResponse is the RFC 6749 section 5.1 response.
@@ -93,6 +97,9 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(t.AccessTTL / time.Second),
 		RefreshToken: refresh, Scope: scopeString(scopes),
 	}, "no-store")
+	if t.Authorized != nil && r.PostForm.Get("grant_type") == "authorization_code" {
+		t.Authorized(r.Context(), conn)
+	}
 }
 
 // refreshScopes narrows a refresh to the requested scopes, or to the
