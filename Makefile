@@ -26,10 +26,12 @@ generate: ## Generate the Scope enum and the deepcopy functions.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: ## Generate CRDs (config/crd/bases and the chart), RBAC and the API docs.
-	$(CONTROLLER_GEN) crd rbac:roleName=mcp-handle-operator-manager \
-		paths=./... \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+manifests: ## Generate CRDs (config/crd/bases and the chart), the operator's and the runtime's RBAC and the API docs.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=mcp-handle-operator-manager paths="./cmd/manager/...;./controllers/..." \
+		output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=mcp-handle-operator-runtime paths="./cmd/runtime/..." \
+		output:rbac:artifacts:config=config/rbac/runtime
 	rm -f $(CHART_CRDS)/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_CRDS)/
 	$(GO) run ./hack/docgen > docs/scopes.md
