@@ -9,18 +9,17 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
 // CurrentKeyAnnotation names the data key of the signing key in the keys
 // Secret; every other entry still verifies. Without it the greatest key id
 // signs.
-const CurrentKeyAnnotation = "mcp.10x.in/current-key"
+const CurrentKeyAnnotation = keysecret.CurrentKeyAnnotation
 
 // KeyRing holds the runtime's signing keys, read from a Secret that every
 // replica shares, and swaps them when the Secret changes.
@@ -35,17 +34,9 @@ func (k *KeyRing) Keys() *tokens.KeySet { return k.keys.Load() }
 // does not exist (replicas racing to create it all end up reading the one
 // that won).
 func LoadKeyRing(ctx context.Context, c client.Client, namespace, name string) (*KeyRing, error) {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: namespace, Name: name}
-	err := c.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		secret = newKeySecret(namespace, name)
-		if err = c.Create(ctx, secret); apierrors.IsAlreadyExists(err) {
-			err = c.Get(ctx, key, secret)
-		}
-	}
+	secret, err := keysecret.Load(ctx, c, namespace, name, func() (*corev1.Secret, error) { return newKeySecret(namespace, name), nil })
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the signing keys Secret %s: %w", key, err)
+		return nil, err
 	}
 	ring := &KeyRing{}
 	if err := ring.update(secret); err != nil {
@@ -57,23 +48,7 @@ func LoadKeyRing(ctx context.Context, c client.Client, namespace, name string) (
 // Refresh re-reads the Secret every interval until ctx ends, so a rotated
 // key is used without a restart. A broken Secret keeps the keys in force.
 func (k *KeyRing) Refresh(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, logErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		secret := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
-		if err == nil {
-			err = k.update(secret)
-		}
-		if err != nil {
-			logErr(err)
-		}
-	}
+	keysecret.Poll(ctx, r, namespace, name, interval, k.update, logErr)
 }
 
 func (k *KeyRing) update(secret *corev1.Secret) error {

@@ -17,10 +17,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
 )
 
 // DefaultSecretName is the Secret, in the platform namespace, holding the
@@ -30,7 +30,7 @@ const DefaultSecretName = "mcp-runtime-upstream-keys"
 // CurrentKeyAnnotation names the data key (the kid) of the key that signs;
 // every other entry is still published and verifies. Without it the greatest
 // kid signs. It is the same annotation as on the access-token keys Secret.
-const CurrentKeyAnnotation = "mcp.10x.in/current-key"
+const CurrentKeyAnnotation = keysecret.CurrentKeyAnnotation
 
 // keySet is one reading of the keys Secret: the signer of the current key
 // and the public JWK Set of all of them.
@@ -144,21 +144,9 @@ func NewKeySecret(namespace, name string, now time.Time) (*corev1.Secret, error)
 // does not exist; replicas racing to create it all end up reading the one
 // that won.
 func LoadMinter(ctx context.Context, c client.Client, namespace, name, issuer string) (*Minter, error) {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: namespace, Name: name}
-	err := c.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		secret, err = NewKeySecret(namespace, name, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		if err = c.Create(ctx, secret); apierrors.IsAlreadyExists(err) {
-			secret = &corev1.Secret{}
-			err = c.Get(ctx, key, secret)
-		}
-	}
+	secret, err := keysecret.Load(ctx, c, namespace, name, func() (*corev1.Secret, error) { return NewKeySecret(namespace, name, time.Now()) })
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the upstream keys Secret %s: %w", key, err)
+		return nil, err
 	}
 	return NewMinter(issuer, secret)
 }
@@ -167,21 +155,5 @@ func LoadMinter(ctx context.Context, c client.Client, namespace, name, issuer st
 // key is published and used without a restart. A broken Secret keeps the
 // keys in force.
 func (m *Minter) Refresh(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, logErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		secret := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
-		if err == nil {
-			err = m.Update(secret)
-		}
-		if err != nil {
-			logErr(err)
-		}
-	}
+	keysecret.Poll(ctx, r, namespace, name, interval, m.Update, logErr)
 }
