@@ -173,6 +173,18 @@ func formOf(b *testing.B, page string) url.Values {
 	return v
 }
 
+// signIn signs alice in, so authorizations go straight to consent.
+func (r *benchRuntime) signIn(b *testing.B, challenge string) {
+	rec := r.do("GET", authorizeURL(challenge, nil), nil)
+	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
+	form := formOf(b, login.Body.String())
+	form.Set("email", "alice@example.com")
+	form.Set("password", password)
+	if rec := r.do("POST", "https://ai.10x.in/ui/login", form); rec.Code != http.StatusSeeOther {
+		b.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // authorize runs authorize → consent → token for a signed-in user and
 // returns the refresh token.
 func (r *benchRuntime) authorize(b *testing.B, verifier, challenge string) string {
@@ -207,14 +219,7 @@ func refreshTokenOf(b *testing.B, body string) string {
 func BenchmarkAuthorizeAndToken(b *testing.B) {
 	r := newBenchRuntime(b)
 	verifier, challenge := pkce()
-	rec := r.do("GET", authorizeURL(challenge, nil), nil)
-	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
-	form := formOf(b, login.Body.String())
-	form.Set("email", "alice@example.com")
-	form.Set("password", password)
-	if rec := r.do("POST", "https://ai.10x.in/ui/login", form); rec.Code != http.StatusSeeOther {
-		b.Fatalf("login: %d %s", rec.Code, rec.Body)
-	}
+	r.signIn(b, challenge)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.authorize(b, verifier, challenge)
@@ -225,12 +230,7 @@ func BenchmarkAuthorizeAndToken(b *testing.B) {
 func BenchmarkRefresh(b *testing.B) {
 	r := newBenchRuntime(b)
 	verifier, challenge := pkce()
-	rec := r.do("GET", authorizeURL(challenge, nil), nil)
-	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
-	form := formOf(b, login.Body.String())
-	form.Set("email", "alice@example.com")
-	form.Set("password", password)
-	r.do("POST", "https://ai.10x.in/ui/login", form)
+	r.signIn(b, challenge)
 	refresh := r.authorize(b, verifier, challenge)
 	b.ReportAllocs()
 	for b.Loop() {

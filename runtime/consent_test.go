@@ -25,17 +25,11 @@ func TestGatewayConsentNeedsAHandle(t *testing.T) {
 	}
 	_, challenge := pkce()
 	authURL := authorizeURL(challenge, url.Values{"client_id": {"gateway-chatgpt"}, "redirect_uri": {cb}, "resource": {"https://ai.10x.in/mcp"}})
-	resp, _ := s.do(t, "GET", authURL, nil)
-	_, page := s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-	form := fields(t, page)
-	form.Set("email", "alice@example.com")
-	form.Set("password", password)
-	resp, _ = s.do(t, "POST", "https://ai.10x.in/ui/login", form)
-	_, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
+	page := s.signIn(t, authURL, "alice@example.com")
 	if !strings.Contains(page, `name="handle" value="acme"`) {
 		t.Fatalf("the handle picker does not offer acme:\n%s", page)
 	}
-	form = fields(t, page)
+	form := fields(t, page)
 	form.Set("decision", "approve")
 	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "choose the handle") {

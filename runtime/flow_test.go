@@ -189,6 +189,23 @@ func authorizeURL(challenge string, extra url.Values) string {
 	return "https://ai.10x.in/oauth/authorize?" + q.Encode()
 }
 
+// signIn sends an authorization request without a session, signs in as
+// email on the login page and returns the consent page it leads to.
+func (s *stack) signIn(t *testing.T, authURL, email string) string {
+	t.Helper()
+	resp, _ := s.do(t, "GET", authURL, nil)
+	_, page := s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
+	form := fields(t, page)
+	form.Set("email", email)
+	form.Set("password", password)
+	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/login", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	_, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
+	return page
+}
+
 // signInAndApprove walks sign-in and consent and returns the code redirect.
 // signInAndApprove signs in as alice, a member of acme, when needed.
 func (s *stack) signInAndApprove(t *testing.T, authURL string) *url.URL {
@@ -356,17 +373,11 @@ func TestAuthorizeRefusals(t *testing.T) {
 	}
 
 	// A signed-in user who is not a member of the handle cannot approve.
-	resp, _ := s.do(t, "GET", authorizeURL(challenge, nil), nil)
-	_, page := s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-	form := fields(t, page)
-	form.Set("email", "mallory@example.com")
-	form.Set("password", password)
-	resp, _ = s.do(t, "POST", "https://ai.10x.in/ui/login", form)
-	_, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
+	page := s.signIn(t, authorizeURL(challenge, nil), "mallory@example.com")
 	if !strings.Contains(page, "is not a member of the handle acme") || strings.Contains(page, `value="approve"`) {
 		t.Errorf("a non-member may approve:\n%s", page)
 	}
-	form = fields(t, page)
+	form := fields(t, page)
 	form.Set("decision", "approve")
 	if resp, _ := s.do(t, "POST", "https://ai.10x.in/ui/consent", form); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a forged approval by a non-member: %d", resp.StatusCode)

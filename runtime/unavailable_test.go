@@ -70,14 +70,7 @@ func TestApiserverDownAnswersTemporarilyUnavailable(t *testing.T) {
 	}
 
 	t.Run("consent", func(t *testing.T) {
-		resp, _ := s.do(t, "GET", authorizeURL(challenge, nil), nil)
-		_, page := s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-		form := fields(t, page)
-		form.Set("email", "alice@example.com")
-		form.Set("password", password)
-		resp, _ = s.do(t, "POST", "https://ai.10x.in/ui/login", form)
-		_, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-		form = fields(t, page)
+		form := fields(t, s.signIn(t, authorizeURL(challenge, nil), "alice@example.com"))
 		form.Set("decision", "approve")
 		started := time.Now()
 		resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
