@@ -3,21 +3,20 @@
 // `mcpctl render`) and the status it reports.
 package controllers
 
+import mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+
 // FieldOwner is the server-side apply field manager of every write of the
 // operator.
 const FieldOwner = "mcp-handle-operator"
 
-// Labels on every object the operator writes.
+// Labels on every object the operator writes (names in api/v1alpha1, which
+// the runtime shares).
 const (
-	LabelManagedBy      = "app.kubernetes.io/managed-by"
-	LabelManagedByValue = "mcp-handle-operator"
-	// LabelHandle names the handle an object serves.
-	LabelHandle = "mcp.10x.in/handle"
-	// LabelComponent says which part of the edge an object is: hosted,
-	// compatibility, certificate, listener or platform.
-	LabelComponent = "mcp.10x.in/component"
-	// LabelOAuthClient names the OAuthClient a Secret belongs to.
-	LabelOAuthClient = "mcp.10x.in/oauthclient"
+	LabelManagedBy      = mcpv1alpha1.LabelManagedBy
+	LabelManagedByValue = mcpv1alpha1.LabelManagedByValue
+	LabelHandle         = mcpv1alpha1.LabelHandle
+	LabelComponent      = mcpv1alpha1.LabelComponent
+	LabelOAuthClient    = mcpv1alpha1.LabelOAuthClient
 )
 
 // Component label values.

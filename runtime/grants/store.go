@@ -35,7 +35,7 @@ var (
 )
 
 // LabelHandle lets the grants of a handle be listed.
-const LabelHandle = "mcp.10x.in/handle"
+const LabelHandle = mcpv1alpha1.LabelHandle
 
 // Request is an approved authorization request.
 type Request struct {

@@ -303,7 +303,7 @@ func (r *Registry) createSecret(ctx context.Context, c *mcpv1alpha1.OAuthClient)
 	value := base64.RawURLEncoding.EncodeToString(raw)
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: c.SecretName(), Namespace: r.Namespace, Labels: map[string]string{
-			"app.kubernetes.io/managed-by": "mcp-handle-operator", "mcp.10x.in/oauthclient": c.Name}},
+			mcpv1alpha1.LabelManagedBy: mcpv1alpha1.LabelManagedByValue, mcpv1alpha1.LabelOAuthClient: c.Name}},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{mcpv1alpha1.ClientSecretKey: []byte(value)},
 	}
