@@ -1,6 +1,6 @@
 // Command mcpctl is the command line of mcp-handle-operator: connector setup,
-// troubleshooting and offline rendering. This build has `scopes` and
-// `render`; setup and doctor arrive with their issues.
+// troubleshooting and offline rendering. This build has `scopes`, `render`
+// and `setup-chatgpt-mcp-oauth`; doctor arrives with its issue.
 package main
 
 import (
@@ -15,6 +15,9 @@ Usage:
   mcpctl scopes                                   list the OAuth scopes a handle can offer
   mcpctl render --platform-config FILE -f FILE... print what the operator writes for
                                                   Handle and OAuthClient manifests
+  mcpctl setup-chatgpt-mcp-oauth (--handle HANDLE | --gateway) --redirect-uri URL...
+                                                  register a ChatGPT connector's OAuth client
+                                                  (--help for every flag)
 `
 
 func main() {
@@ -32,6 +35,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "render":
 		return renderCommand(args[1:], stdin, stdout, stderr)
+	case setupName:
+		return setupCommand(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mcpctl: unknown command %q\n\n%s", args[0], usage)
 		return 2
