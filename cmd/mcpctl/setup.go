@@ -586,19 +586,34 @@ func printText(w io.Writer, r *setupResult, t *target, f *setupFlags) {
 		return
 	}
 	row("Registration access token", r.RegistrationAccessToken)
-	target := "--handle " + t.handle
+	// The same target flags, so the repair reaches the same client.
+	var target []string
 	switch {
 	case f.serverURL != "":
-		target = "--server-url " + r.MCPServerURL
+		target = append(target, "--server-url", r.MCPServerURL)
 	case t.gateway:
-		target = "--gateway"
+		target = append(target, "--gateway")
+	default:
+		target = append(target, "--handle", t.handle)
+	}
+	if f.set["base-domain"] {
+		target = append(target, "--base-domain", f.baseDomain)
+	}
+	if f.compat {
+		target = append(target, "--compat")
+	}
+	if f.expectedIssuer != "" {
+		target = append(target, "--expected-issuer", f.expectedIssuer)
+	}
+	if f.caFile != "" {
+		target = append(target, "--ca-file", f.caFile)
 	}
 	fmt.Fprintf(w, `
 Keep the registration access token secret: it is shown once, and it repairs
 this client when ChatGPT shows a new callback URL:
   mcpctl %s %s --client-id %s \
     --registration-access-token TOKEN --redirect-uri NEW_CALLBACK_URL
-`, setupName, target, r.ClientID)
+`, setupName, strings.Join(target, " "), r.ClientID)
 }
 
 // manifest is an OAuthClient as a GitOps repository holds it.

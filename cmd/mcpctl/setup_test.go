@@ -199,7 +199,7 @@ func TestSetupForHandle(t *testing.T) {
 	}
 	for _, want := range []string{"MCP server URL:             " + r.MCPServerURL + "\n", "OAuth authorization server: " + s.issuer() + "\n",
 		"Registered client_id:       dcr-", "Registered redirect URIs:   " + cb1 + "\n", "Default scopes:             mcp.connect skills.read\n",
-		"Registration access token:  mcpreg1_", "--server-url " + r.MCPServerURL + " --client-id dcr-"} {
+		"Registration access token:  mcpreg1_", "--server-url " + r.MCPServerURL + " --ca-file " + s.caFile + " --client-id dcr-"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
