@@ -7,7 +7,7 @@ GO ?= go
 TOOLS := $(GO) tool -modfile=hack/tools/go.mod
 CONTROLLER_GEN := $(TOOLS) controller-gen
 GOLANGCI_LINT := $(TOOLS) golangci-lint-kube-api-linter
-CHART_CRDS := charts/mcp-handle-operator/crds
+CHART_CRDS := charts/mcp-handle-operator/files/crds
 # What `make generate manifests` writes; `make verify` fails when it differs from git.
 GENERATED := api/v1alpha1/zz_generated.scope.go api/v1alpha1/zz_generated.deepcopy.go \
 	config/crd/bases config/rbac $(CHART_CRDS) docs/scopes.md
@@ -44,6 +44,14 @@ build: ## Build manager, runtime, mcpctl and the example links-toolset into bin/
 controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-manager and kubectl.
 	hack/build-controlplane.sh >/dev/null
 
+.PHONY: helm
+helm: ## Build (once per version) the Helm CLI the chart's tests use, into bin/helm/.
+	hack/build-helm.sh >/dev/null
+
+.PHONY: chart-golden
+chart-golden: helm ## Rewrite the chart's golden helm template output (test/helm/testdata/golden).
+	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -run 'TestGolden' ./test/helm -update
+
 .PHONY: clients
 clients: ## Install Node and the MCP client suites of test/clients (once per version; npm registry only).
 	hack/node.sh >/dev/null
@@ -55,17 +63,19 @@ run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
 ##@ Checks
 
 .PHONY: test
-test: controlplane clients ## Run every test suite against a real apiserver.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+test: controlplane clients helm ## Run every test suite against a real apiserver.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
 .PHONY: verify
-verify: generate manifests ## Fail if generated files, go.mod or formatting are out of date.
+verify: generate manifests helm ## Fail if generated files, the chart's golden output, go.mod or formatting are out of date.
 	@git diff --exit-code -- $(GENERATED) || { echo "generated files are out of date: run 'make generate manifests' and commit the result" >&2; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 		if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked" >&2; exit 1; fi
 	$(GO) mod tidy -diff
 	cd hack/tools && $(GO) mod tidy -diff
 	cd hack/controlplane && $(GO) mod tidy -diff
+	cd hack/helm && $(GO) mod tidy -diff
+	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -short -run 'TestGolden|TestCRDs' ./test/helm || { echo "the chart's golden output is out of date: run 'make chart-golden' and review the diff" >&2; exit 1; }
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 
