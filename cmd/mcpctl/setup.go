@@ -380,7 +380,7 @@ func checkRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return fmt.Errorf("is not a URL: %v", err)
+		return fmt.Errorf("is not a URL: %w", err)
 	case u.Scheme != "https":
 		return errors.New("must be an https URL: copy the exact callback URL ChatGPT shows")
 	case u.Host == "" || u.Opaque != "":
@@ -482,7 +482,8 @@ func (f *setupFlags) repair(ctx context.Context, client *connect.Client, d *conn
 	if err != nil {
 		return nil, err
 	}
-	if cur.Resource != "" && cur.Resource != d.Resource.Resource && !(t.compat && t.handle != "" && sameHandle(cur.Resource, t.handle)) {
+	compatOfSameHandle := t.compat && t.handle != "" && sameHandle(cur.Resource, t.handle)
+	if cur.Resource != "" && cur.Resource != d.Resource.Resource && !compatOfSameHandle {
 		return nil, fmt.Errorf("client %s is registered for %s, not %s: repair the client of this connector, or register a new one without --client-id", f.clientID, cur.Resource, d.Resource.Resource)
 	}
 	md := cur.ClientMetadata
