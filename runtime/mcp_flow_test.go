@@ -3,78 +3,27 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/server"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/examples/links"
-	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
-	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
 // withMCP gives every replica the MCP endpoint the way cmd/runtime wires
-// it: one mcp-go server, the toolsets manager on an informer cache, the
-// grant cache for revocation and the bootstrap hooks.
+// it (internal/testruntime).
 func withMCP(t *testing.T) func(*runtime.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	informers, err := cache.New(env.Config, cache.Options{Scheme: scheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = informers.Start(ctx) }()
-	return func(srv *runtime.Server) {
-		minter, err := upstream.LoadMinter(ctx, env.Client, srv.Config.Namespace, upstream.DefaultSecretName, srv.Config.Issuer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Upstream = minter
-		cluster := runtime.Cluster{Reader: informers, Namespace: srv.Config.Namespace}
-		bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: srv.Grants, Log: slog.Default(), Now: time.Now}
-		tools := &toolsets.Manager{Reader: informers, Writer: env.Client, Minter: minter, Log: slog.Default()}
-		tools.Server = server.NewMCPServer("mcp-handle-operator", "test", server.WithToolCapabilities(true),
-			server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()))
-		if err := tools.Start(ctx, informers); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(tools.Stop)
-		srv.MCP = &endpoint.Endpoint{Config: srv.Config, Handles: cluster, Grants: cluster, Keys: srv.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
-	}
-}
-
-// linksUpstream runs the example Links toolset. It verifies tokens with the
-// JWKS of the runtime's upstream keys, served here as the runtime serves it
-// (the replicas share the key Secret).
-func linksUpstream(t *testing.T, namespace, issuer string) *httptest.Server {
-	t.Helper()
-	minter, err := upstream.LoadMinter(context.Background(), env.Client, namespace, upstream.DefaultSecretName, issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(http.HandlerFunc(minter.ServeJWKS))
-	t.Cleanup(jwks.Close)
-	ls := &links.Server{}
-	ts := httptest.NewServer(nil)
-	ls.Verifier = &links.Verifier{Issuer: issuer, Audience: ts.URL + "/mcp", Keys: &links.KeySet{URL: jwks.URL}}
-	ts.Config.Handler = ls.Handler()
-	t.Cleanup(ts.Close)
-	return ts
+	return testruntime.MCP(t, env.Config, env.Client)
 }
 
 // rpc posts one JSON-RPC request to an MCP URL and returns the status,
@@ -101,7 +50,7 @@ func (s *stack) rpc(t *testing.T, mcpURL, bearer, session, method string, params
 func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 	ctx := context.Background()
 	cfg := newStack(t).cfg // the objects newStack creates
-	upstreamServer := linksUpstream(t, cfg.Namespace, cfg.Issuer)
+	upstreamServer := testruntime.LinksUpstream(t, env.Client, cfg.Namespace, cfg.Issuer)
 	ts := &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: "mcpflow-links"}, Spec: mcpv1alpha1.ToolsetSpec{
 		URL:    upstreamServer.URL + "/mcp",
 		Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}}}

@@ -79,6 +79,9 @@ func (r *requestSessions) Validate(id string) (bool, error) {
 	return false, err
 }
 
-// Terminate accepts a client's DELETE. Sessions hold no server state, so
-// there is nothing to drop; the id stays verifiable until it expires.
-func (r *requestSessions) Terminate(string) (bool, error) { return false, nil }
+// Terminate refuses a client's DELETE: mcp-go answers 405 Method Not
+// Allowed, which the protocol permits for servers that do not let clients
+// terminate sessions. A sealed id stays verifiable on every replica until it
+// expires, so accepting the DELETE would promise what the protocol then
+// requires (404 for the terminated id) and no replica could keep.
+func (r *requestSessions) Terminate(string) (bool, error) { return true, nil }

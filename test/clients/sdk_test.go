@@ -46,7 +46,7 @@ type sdkTokens struct {
 // an OAuthClientProvider) from the handle's compatibility URL and from the
 // shared gateway URL: discovery, dynamic registration, authorization with
 // PKCE through our sign-in and consent pages, code exchange and refresh.
-// There is no MCP endpoint yet, so the flow stops at the tokens.
+// TestSDKClientMCP goes on to the MCP endpoint with such tokens.
 //
 // On the shared gateway the flow passes scope explicitly (as a
 // WWW-Authenticate challenge would). Without it the SDK asks for every scope

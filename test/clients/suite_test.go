@@ -39,6 +39,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -57,11 +58,11 @@ const (
 	namespace = "mcp-system"
 	email     = "alice@example.com"
 	password  = "wonderland"
-	// handle offers three scopes; alice may approve all of them.
+	// handle offers four scopes; alice may approve all of them.
 	handle = "acme"
 )
 
-var handleScopes = []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read"}
+var handleScopes = []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read", "links.write"}
 
 // clientsDir is this folder: package.json, the scripts and node_modules.
 func clientsDir() string { return filepath.Join(controlplane.RepoRoot(), "test", "clients") }
@@ -107,16 +108,25 @@ func atoi(s string) int {
 }
 
 // stack is the runtime, two replicas behind one TLS listener on 127.0.0.1
-// (requests alternate between them), serving the gateway host localhost on
-// the listener's port, with a certificate Node trusts through
-// NODE_EXTRA_CA_CERTS.
+// (requests alternate between them), serving the gateway host localhost and
+// the hosted host acme.mcp.localhost on the listener's port, with a
+// certificate Node trusts through NODE_EXTRA_CA_CERTS. Each replica serves
+// the MCP endpoint as cmd/runtime does (internal/testruntime), and the
+// handle uses the example Links toolset, running on 127.0.0.1 as the
+// Toolset linksToolset.
 type stack struct {
 	cfg    *platform.Config
 	keys   *runtime.KeyRing
 	origin string // https://localhost:PORT, the issuer
+	addr   string // 127.0.0.1:PORT, the listener
 	caFile string
 	roots  *x509.CertPool
 }
+
+// linksToolset is the Toolset of the example Links upstream: its tools are
+// links_list_links (read-only, links.read), links_create_link and
+// links_delete_link (links.write).
+const linksToolset = "links"
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
@@ -143,11 +153,15 @@ signIn: {staticUsersSecret: mcp-users}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cfg, s.origin = cfg, cfg.Issuer
-	if s.origin != fmt.Sprintf("https://localhost:%d", port) {
-		t.Fatalf("issuer %s", s.origin)
+	s.cfg, s.origin, s.addr = cfg, cfg.Issuer, ts.Listener.Addr().String()
+	if s.origin != fmt.Sprintf("https://localhost:%d", port) || cfg.HostedURL(handle) != fmt.Sprintf("https://%s.mcp.localhost:%d/mcp", handle, port) {
+		t.Fatalf("issuer %s, hosted URL %s", s.origin, cfg.HostedURL(handle))
 	}
 	createObjects(t)
+	links := testruntime.LinksUpstream(t, env.Client, namespace, cfg.Issuer)
+	putToolset(t, linksToolset, mcpv1alpha1.ToolsetSpec{URL: links.URL + "/mcp",
+		Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}})
+	withMCP := testruntime.MCP(t, env.Config, env.Client)
 
 	c := env.Client
 	for range 2 {
@@ -164,6 +178,7 @@ signIn: {staticUsersSecret: mcp-users}
 			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: namespace},
 			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
 		}
+		withMCP(srv)
 		replicas = append(replicas, srv.Handler())
 	}
 
@@ -180,8 +195,8 @@ signIn: {staticUsersSecret: mcp-users}
 	return s
 }
 
-// createObjects creates the static user alice, the handle she is a member
-// of, once per suite.
+// createObjects creates the static user alice and the handle she is a
+// member of, which uses the Links toolset, once per suite.
 func createObjects(t *testing.T) {
 	t.Helper()
 	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
@@ -191,7 +206,8 @@ func createObjects(t *testing.T) {
 			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: handle}, Spec: mcpv1alpha1.HandleSpec{
 			DisplayName: "Acme", Scopes: handleScopes,
-			Members: []mcpv1alpha1.HandleMember{{User: email}}}},
+			Members:  []mcpv1alpha1.HandleMember{{User: email}},
+			Toolsets: []mcpv1alpha1.ToolsetReference{{Name: linksToolset}}}},
 	}
 	for _, o := range objs {
 		if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -200,8 +216,26 @@ func createObjects(t *testing.T) {
 	}
 }
 
-// certificate returns a server certificate for localhost and 127.0.0.1 and
-// the PEM of the CA that signed it.
+// putToolset creates the Toolset, or sets its spec when it exists (each
+// stack runs its own upstream).
+func putToolset(t *testing.T, name string, spec mcpv1alpha1.ToolsetSpec) {
+	t.Helper()
+	ctx := context.Background()
+	ts := &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	err := env.Client.Create(ctx, ts)
+	if apierrors.IsAlreadyExists(err) {
+		if err = env.Client.Get(ctx, ctrlclient.ObjectKeyFromObject(ts), ts); err == nil {
+			ts.Spec = spec
+			err = env.Client.Update(ctx, ts)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// certificate returns a server certificate for localhost, the hosted hosts
+// *.mcp.localhost and 127.0.0.1, and the PEM of the CA that signed it.
 func certificate(t *testing.T) (tls.Certificate, []byte) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -219,7 +253,7 @@ func certificate(t *testing.T) (tls.Certificate, []byte) {
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames: []string{"localhost", "*.mcp.localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)

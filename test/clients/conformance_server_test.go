@@ -1,0 +1,228 @@
+package clients_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+)
+
+// serverScenario says how one server scenario of
+// @modelcontextprotocol/conformance 0.2.0-alpha.12 applies to the runtime's
+// MCP endpoint, which serves only the handle's upstream tools (named
+// {toolset}_{tool}): no resources, prompts, completions or logging, none of
+// the suite's fixture tools (test_simple_text, ...), no tasks or skills
+// extension, and no relaying of server-to-client requests.
+type serverScenario struct {
+	// notApplicable, when set, is why the scenario cannot apply; it is not
+	// run.
+	notApplicable string
+	// expected are the checks of a scenario that runs which end other than
+	// SUCCESS (or INFO): check id to the status it must have and why. Every
+	// other check must succeed, and an expected check that starts to
+	// succeed fails the test until it is removed from here.
+	expected map[string]expectedCheck
+}
+
+type expectedCheck struct{ status, why string }
+
+const (
+	fixtureTool    = "calls one of the suite's fixture tools (test_simple_text, test_image_content, ...); a handle serves only its Toolsets' tools, named {toolset}_{tool}"
+	relayRequests  = "calls a fixture tool that sends the client a server-to-client request (sampling, elicitation); the runtime relays no such requests from upstreams"
+	noResources    = "the runtime serves no resources (only the handle's upstream tools)"
+	noPrompts      = "the runtime serves no prompts (only the handle's upstream tools)"
+	noLogging      = "the runtime declares no logging capability and relays no upstream log messages"
+	tasksExtension = "the tasks extension (SEP-2663) is not offered; its checks need the extension and the suite's fixture tools (slow_compute, greet, ...)"
+	skillsExt      = "the skills extension (SEP-2640) is not offered; the suite skips every check"
+	inputRequired  = "SEP-2322 input-required results need the suite's fixture tools (test_input_required_result_*); the runtime relays no input requests from upstreams"
+	diagnosticTool = "not testable here: needs the suite's diagnostic tool %s"
+)
+
+var serverScenarios = map[string]serverScenario{
+	"server-initialize": {},
+	"server-session-lifecycle": {expected: map[string]expectedCheck{
+		"server-session-delete-accepted":        {"SKIPPED", "DELETE of a session is answered 405 (allowed by the protocol): sealed session ids stay valid on every replica until they expire"},
+		"server-session-terminated-returns-404": {"SKIPPED", "follows from the 405 on DELETE"},
+	}},
+	"server-stateless": {expected: map[string]expectedCheck{
+		"sep-2575-server-rejects-undeclared-capability":              {"FAILURE", fmt.Sprintf(diagnosticTool, "test_missing_capability")},
+		"sep-2575-missing-capability-http-400":                       {"FAILURE", fmt.Sprintf(diagnosticTool, "test_missing_capability")},
+		"sep-2575-http-server-no-independent-requests-on-stream":     {"FAILURE", fmt.Sprintf(diagnosticTool, "test_streaming_elicitation")},
+		"sep-2575-server-no-log-without-loglevel":                    {"FAILURE", fmt.Sprintf(diagnosticTool, "test_logging_tool")},
+		"sep-2575-server-sends-prompts-list-changed-on-subscription": {"SKIPPED", noPrompts},
+		"sep-2575-server-sends-tools-list-changed-on-subscription":   {"WARNING", fmt.Sprintf(diagnosticTool, "test_trigger_tool_change") + " to change the tool list"},
+	}},
+	"logging-set-level":            {notApplicable: noLogging},
+	"ping":                         {},
+	"completion-complete":          {notApplicable: "the runtime offers no completions (no prompts or resource templates)"},
+	"tools-list":                   {},
+	"tools-call-simple-text":       {notApplicable: fixtureTool},
+	"tools-call-image":             {notApplicable: fixtureTool},
+	"tools-call-audio":             {notApplicable: fixtureTool},
+	"tools-call-embedded-resource": {notApplicable: fixtureTool},
+	"tools-call-mixed-content":     {notApplicable: fixtureTool},
+	"tools-call-with-logging":      {notApplicable: noLogging},
+	"tools-call-error":             {notApplicable: fixtureTool},
+	"tools-call-with-progress":     {notApplicable: fixtureTool},
+	"tools-call-sampling":          {notApplicable: relayRequests},
+	"tools-call-elicitation":       {notApplicable: relayRequests},
+	"json-schema-2020-12":          {notApplicable: fixtureTool},
+	"elicitation-sep1034-defaults": {notApplicable: relayRequests},
+	"server-sse-polling":           {notApplicable: "tests SSE priming events and polling on POST response streams; the endpoint answers POSTs with JSON, so the suite only reports INFO"},
+	"server-sse-multiple-streams":  {},
+	"elicitation-sep1330-enums":    {notApplicable: relayRequests},
+	"resources-list":               {notApplicable: noResources},
+	"resources-read-text":          {notApplicable: noResources},
+	"resources-read-binary":        {notApplicable: noResources},
+	"resources-templates-read":     {notApplicable: noResources},
+	"resources-subscribe":          {notApplicable: noResources},
+	"resources-unsubscribe":        {notApplicable: noResources},
+	"sep-2164-resource-not-found": {expected: map[string]expectedCheck{
+		"sep-2164-error-code": {"WARNING", noResources + ": resources/read is method not found (-32601), not a missing resource (-32602)"},
+		"sep-2164-data-uri":   {"WARNING", noResources + ": the method-not-found error names no URI"},
+	}},
+	"sep-2640-skills-directory":     {notApplicable: skillsExt},
+	"sep-2640-skills-enumeration":   {notApplicable: skillsExt},
+	"sep-2640-skills-manifest":      {notApplicable: skillsExt},
+	"prompts-list":                  {notApplicable: noPrompts},
+	"prompts-get-simple":            {notApplicable: noPrompts},
+	"prompts-get-with-args":         {notApplicable: noPrompts},
+	"prompts-get-embedded-resource": {notApplicable: noPrompts},
+	"prompts-get-with-image":        {notApplicable: noPrompts},
+	"dns-rebinding-protection": {expected: map[string]expectedCheck{
+		"localhost-host-valid-accepted": {"FAILURE", "the scenario is for plain-HTTP localhost servers and expects Origin http://127.0.0.1:PORT accepted; the endpoint accepts only the platform's own https origins (403 forbidden_origin). The rebinding check itself (evil.example.com refused) must pass"},
+	}},
+	"caching": {expected: map[string]expectedCheck{
+		"sep-2549-prompts-list-caching-hints":             {"FAILURE", noPrompts + " (prompts/list is -32601)"},
+		"sep-2549-resources-list-caching-hints":           {"FAILURE", noResources + " (resources/list is -32601)"},
+		"sep-2549-resources-templates-list-caching-hints": {"FAILURE", noResources + " (resources/templates/list is -32601)"},
+		"sep-2549-resources-read-caching-hints":           {"SKIPPED", noResources},
+	}},
+	"http-header-validation":                        {},
+	"http-custom-header-server-validation":          {notApplicable: "needs a tool whose input schema has x-mcp-header parameters; the handle's tools (Links) have none"},
+	"tasks-lifecycle":                               {notApplicable: tasksExtension},
+	"tasks-capability-negotiation":                  {notApplicable: tasksExtension},
+	"tasks-wire-fields":                             {notApplicable: tasksExtension},
+	"tasks-request-state-removal":                   {notApplicable: tasksExtension},
+	"tasks-mrtr-input":                              {notApplicable: tasksExtension},
+	"tasks-request-headers":                         {notApplicable: tasksExtension},
+	"tasks-dispatch-and-envelope":                   {notApplicable: tasksExtension},
+	"tasks-status-notifications":                    {notApplicable: tasksExtension},
+	"tasks-required-task-error":                     {notApplicable: tasksExtension},
+	"tasks-mrtr-composition":                        {notApplicable: tasksExtension},
+	"input-required-result-basic-elicitation":       {notApplicable: inputRequired},
+	"input-required-result-basic-sampling":          {notApplicable: inputRequired},
+	"input-required-result-basic-list-roots":        {notApplicable: inputRequired},
+	"input-required-result-request-state":           {notApplicable: inputRequired},
+	"input-required-result-multiple-input-requests": {notApplicable: inputRequired},
+	"input-required-result-multi-round":             {notApplicable: inputRequired},
+	"input-required-result-missing-input-response":  {notApplicable: inputRequired},
+	"input-required-result-non-tool-request":        {notApplicable: inputRequired},
+	"input-required-result-result-type":             {notApplicable: inputRequired},
+	"input-required-result-unsupported-methods":     {},
+	"input-required-result-tampered-state":          {notApplicable: inputRequired},
+	"input-required-result-capability-check":        {notApplicable: inputRequired},
+	"input-required-result-ignore-extra-params":     {notApplicable: inputRequired},
+	"input-required-result-validate-input":          {notApplicable: inputRequired},
+}
+
+var listedScenario = regexp.MustCompile(`(?m)^\s+- (\S+) \[`)
+
+// TestConformanceServer runs the server scenarios of the conformance suite
+// that apply against the hosted URL of the handle, through a reverse proxy
+// that adds a bearer token (the suite cannot do OAuth for server
+// scenarios): a token minted with the runtime's keys for a grant of alice
+// on acme with every scope the handle offers (those of the Links tools
+// included). The scenarios the suite
+// lists must all be in serverScenarios; those that apply must pass except
+// for the checks listed there, each with its reason.
+func TestConformanceServer(t *testing.T) {
+	s := newStack(t)
+	token := s.mintAccess(t, "conformance-server", handleScopes...)
+	s.waitForTools(t, s.cfg.HostedURL(handle), token, linksTools)
+	proxy := s.tokenProxy(t, s.cfg.HostedURL(handle), token)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	suite := "node_modules/@modelcontextprotocol/conformance/dist/index.js"
+	listed, err := s.nodeCommand(ctx, nil, suite, "list", "--server").Output()
+	if err != nil {
+		t.Fatalf("conformance list --server: %v", err)
+	}
+	var names []string
+	for _, m := range listedScenario.FindAllStringSubmatch(string(listed), -1) {
+		names = append(names, m[1])
+	}
+	known := slices.Sorted(func(yield func(string) bool) {
+		for name := range serverScenarios {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+	if slices.Sort(names); !slices.Equal(names, known) {
+		t.Fatalf("the suite lists the server scenarios\n%v\nserverScenarios classifies\n%v", names, known)
+	}
+
+	var ran, skipped int
+	start := time.Now()
+	for _, name := range names {
+		sc := serverScenarios[name]
+		if sc.notApplicable != "" {
+			skipped++
+			continue
+		}
+		ran++
+		t.Run(name, func(t *testing.T) {
+			outDir := t.TempDir()
+			cmd := s.nodeCommand(ctx, nil, suite, "server", "--url", proxy, "--scenario", name, "--output-dir", outDir)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			runErr := cmd.Run() // non-zero when an expected check fails
+			files, _ := filepath.Glob(filepath.Join(outDir, "*", "checks.json"))
+			if len(files) != 1 {
+				t.Fatalf("%d results (%v):\n%s", len(files), runErr, out.String())
+			}
+			data, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var checks []struct{ ID, Status, ErrorMessage string }
+			if err := json.Unmarshal(data, &checks); err != nil || len(checks) == 0 {
+				t.Fatalf("%d checks (%v):\n%s", len(checks), err, out.String())
+			}
+			seen := map[string]bool{}
+			for _, c := range checks {
+				want, isExpected := sc.expected[c.ID]
+				switch {
+				case isExpected && c.Status == want.status:
+					seen[c.ID] = true
+					t.Logf("%s %s (expected: %s)", c.ID, c.Status, want.why)
+				case isExpected:
+					t.Errorf("%s is %s, expected %s (%s); if it now passes, remove it from serverScenarios: %s", c.ID, c.Status, want.status, want.why, c.ErrorMessage)
+				case c.Status == "SUCCESS" || c.Status == "INFO":
+				default:
+					t.Errorf("%s is %s: %s", c.ID, c.Status, c.ErrorMessage)
+				}
+			}
+			for id := range sc.expected {
+				if !seen[id] {
+					t.Errorf("expected check %s did not run", id)
+				}
+			}
+			if len(sc.expected) == 0 && runErr != nil {
+				t.Errorf("conformance server exited with %v", runErr)
+			}
+			if t.Failed() {
+				t.Logf("--- conformance output\n%s", out.String())
+			}
+		})
+	}
+	t.Logf("%d scenarios ran in %s, %d not applicable", ran, time.Since(start).Round(time.Millisecond), skipped)
+}
