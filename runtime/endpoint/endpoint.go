@@ -70,6 +70,10 @@ func (e *Endpoint) Handler() http.Handler {
 		// below replaces mcp-go's loopback-only protection.
 		server.WithDisableLocalhostProtection(true),
 		server.WithStreamableHTTPProtocolVersions(ProtocolVersions...),
+		// mcp-go keeps per-session state on the replica that saw the
+		// session; clients rarely end sessions, and ours cannot be ended
+		// (see Terminate), so idle state is swept.
+		server.WithSessionIdleTTL(sessionIdleTTL),
 	)
 	return http.HandlerFunc(e.serve)
 }

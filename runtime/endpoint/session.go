@@ -18,6 +18,10 @@ const sessionPurpose = "mcp-session"
 // 2025-11-25); a client whose session expired initializes a new one.
 const sessionTTL = 24 * time.Hour
 
+// sessionIdleTTL is how long mcp-go keeps a replica's per-session state
+// after the session's last request; a later request rebuilds it.
+const sessionIdleTTL = 30 * time.Minute
+
 // session is what a session id carries: self-verifying, so any replica can
 // check it without shared state.
 type session struct {
