@@ -75,6 +75,12 @@ func (s *Server) Handler() http.Handler {
 	gateway("GET /ui/consent", flow.ConsentPage)
 	gateway("POST /ui/consent", flow.Consent)
 	gateway("GET /ui/assets/", web.Assets().ServeHTTP)
+	// Integrations -> MCP & Tools reads handles, clients and grants through
+	// the same reader as the flow (Cluster implements web.Directory).
+	directory, _ := s.Handles.(web.Directory)
+	integrations := &web.Integrations{Flow: flow, Directory: directory}
+	gateway("GET "+web.IntegrationsPath, integrations.Page)
+	gateway("POST "+web.IntegrationsRevokePath, integrations.Revoke)
 	gateway("GET "+upstream.JWKSPath, s.serveJWKS)
 	if s.MCP != nil {
 		mcp := s.MCP.Handler()

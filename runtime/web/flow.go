@@ -67,8 +67,13 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/ui/login?"+url.Values{"req": {sealed}}.Encode(), http.StatusFound)
 }
 
-// LoginPage serves GET /ui/login.
+// LoginPage serves GET /ui/login: sign-in for an authorization request
+// (req), or for one of the runtime's own pages (next).
 func (f *Flow) LoginPage(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query(); q.Get("req") == "" && q.Has("next") {
+		f.pageLoginForm(w, http.StatusOK, q.Get("next"), "", "")
+		return
+	}
 	req, client, ok := f.openRequest(w, r, r.URL.Query().Get("req"))
 	if !ok {
 		return
@@ -78,15 +83,21 @@ func (f *Flow) LoginPage(w http.ResponseWriter, r *http.Request) {
 
 func (f *Flow) loginForm(w http.ResponseWriter, status int, _ *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed, email, problem string) {
 	data := map[string]any{"Title": "Sign in", "ClientName": client.Spec.ClientName, "Request": sealed, "Email": email, "Error": problem}
+	f.signInMethods(w, data, url.Values{"req": {sealed}})
+	render(w, status, "login.html", data)
+}
+
+// signInMethods adds the configured sign-in methods to a login page; resume
+// is what the OpenID Connect start carries through the provider.
+func (f *Flow) signInMethods(w http.ResponseWriter, data map[string]any, resume url.Values) {
 	if f.Users != nil {
 		nonce := newNonce()
 		http.SetCookie(w, &http.Cookie{Name: "__Host-mcp_login", Value: nonce, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 		data["Password"], data["CSRF"] = true, csrfToken(f.Keys.Keys(), nonce, f.Now())
 	}
 	if f.OIDC != nil {
-		data["OIDCName"], data["OIDCStart"] = f.OIDC.DisplayName, OIDCStartPath+"?"+url.Values{"req": {sealed}}.Encode()
+		data["OIDCName"], data["OIDCStart"] = f.OIDC.DisplayName, OIDCStartPath+"?"+resume.Encode()
 	}
-	render(w, status, "login.html", data)
 }
 
 // Login serves POST /ui/login and resumes the authorization request.
@@ -100,10 +111,25 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
 		return
 	}
-	sealed := r.PostForm.Get("req")
-	req, client, ok := f.openRequest(w, r, sealed)
-	if !ok {
-		return
+	// The form that failed is shown again; resume is where a successful
+	// sign-in continues.
+	var form func(status int, email, problem string)
+	var resume string
+	if sealed := r.PostForm.Get("req"); sealed == "" && r.PostForm.Has("next") {
+		next, ok := returnPath(r.PostForm.Get("next"))
+		if !ok {
+			errorPage(w, http.StatusBadRequest, "invalid_request", "there is no page to return to after signing in")
+			return
+		}
+		form = func(status int, email, problem string) { f.pageLoginForm(w, status, next, email, problem) }
+		resume = next
+	} else {
+		req, client, ok := f.openRequest(w, r, sealed)
+		if !ok {
+			return
+		}
+		form = func(status int, email, problem string) { f.loginForm(w, status, req, client, sealed, email, problem) }
+		resume = "/ui/consent?" + url.Values{"req": {sealed}}.Encode()
 	}
 	nonce := ""
 	if c, err := r.Cookie("__Host-mcp_login"); err == nil {
@@ -120,7 +146,7 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s == nil {
-		f.loginForm(w, http.StatusUnauthorized, req, client, sealed, email, "The email or password is wrong.")
+		form(http.StatusUnauthorized, email, "The email or password is wrong.")
 		return
 	}
 	s.Nonce = newNonce()
@@ -128,7 +154,7 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusInternalServerError, "server_error", "the session could not be signed")
 		return
 	}
-	http.Redirect(w, r, "/ui/consent?"+url.Values{"req": {sealed}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, resume, http.StatusSeeOther)
 }
 
 // ConsentPage serves GET /ui/consent.

@@ -180,6 +180,8 @@ type oidcFlow struct {
 	Verifier string `json:"verifier"`
 	// Request is the sealed authorization request to resume.
 	Request string `json:"req"`
+	// Next is the runtime's own page to return to instead (returnPath).
+	Next string `json:"next,omitempty"`
 }
 
 // oidcCookie names the flow cookie after the start of its state, so sign-ins
@@ -193,8 +195,14 @@ func (f *Flow) OIDCStart(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusNotFound, "invalid_request", "sign-in through an OpenID Connect provider is not configured")
 		return
 	}
-	sealed := r.URL.Query().Get("req")
-	if _, _, ok := f.openRequest(w, r, sealed); !ok {
+	sealed, next := r.URL.Query().Get("req"), ""
+	if sealed == "" && r.URL.Query().Has("next") {
+		var ok bool
+		if next, ok = returnPath(r.URL.Query().Get("next")); !ok {
+			errorPage(w, http.StatusBadRequest, "invalid_request", "there is no page to return to after signing in")
+			return
+		}
+	} else if _, _, ok := f.openRequest(w, r, sealed); !ok {
 		return
 	}
 	p, err := f.OIDC.Provider(r.Context())
@@ -202,7 +210,7 @@ func (f *Flow) OIDCStart(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", f.OIDC.DisplayName+" cannot be reached; retry shortly")
 		return
 	}
-	flow := oidcFlow{State: newNonce(), Nonce: newNonce(), Verifier: oauth2.GenerateVerifier(), Request: sealed}
+	flow := oidcFlow{State: newNonce(), Nonce: newNonce(), Verifier: oauth2.GenerateVerifier(), Request: sealed, Next: next}
 	v, err := f.Keys.Keys().Seal("oidc-flow", flow, f.Now().Add(oidcFlowTTL))
 	if err != nil {
 		errorPage(w, http.StatusInternalServerError, "server_error", "the sign-in could not be signed")
@@ -274,6 +282,10 @@ func (f *Flow) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	s.Nonce = newNonce()
 	if err := writeSession(w, f.Keys.Keys(), s, f.Now(), f.SessionTTL); err != nil {
 		errorPage(w, http.StatusInternalServerError, "server_error", "the session could not be signed")
+		return
+	}
+	if next, ok := returnPath(flow.Next); ok && flow.Request == "" {
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/ui/consent?"+url.Values{"req": {flow.Request}}.Encode(), http.StatusSeeOther)

@@ -1,0 +1,357 @@
+// Package browser_test drives the runtime's pages in a real headless
+// Chromium (Debian's chromium package, see hack/chromium.sh) with chromedp:
+// sign-in, consent, and the "Integrations -> MCP & Tools" page, against a
+// runtime on a real apiserver that reads through an informer cache as in
+// production.
+package browser_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+)
+
+var env *controlplane.Env
+
+func TestMain(m *testing.M) { os.Exit(controlplane.RunSuite(m, &env)) }
+
+const (
+	email    = "ada@acme.example"
+	password = "correct horse"
+	callback = "https://chatgpt.com/connector/oauth/cb_browser"
+	// A client chooses its own name; the page must show it as text.
+	hostileName = `<img src=x onerror=alert(document.domain)>ChatGPT "acme"`
+)
+
+// chromiumPath is Debian's chromium, as hack/chromium.sh installs it; make
+// test passes its path in CHROMIUM.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("CHROMIUM=%s: %v", p, err)
+		}
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		t.Skip("no /usr/bin/chromium: run hack/chromium.sh (make test does) or set CHROMIUM")
+	}
+	return "/usr/bin/chromium"
+}
+
+// artifacts returns the folder for this run's screenshots:
+// test/artifacts/browser/<test>/, emptied first and ignored by git.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(controlplane.RepoRoot(), "test", "artifacts")
+	dir := filepath.Join(root, "browser", t.Name())
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ".gitignore"), []byte("# test artifacts (screenshots), never committed\n*\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startRuntime runs one runtime replica over TLS, reading handles, clients
+// and grants through an informer cache, as cmd/runtime does.
+func startRuntime(t *testing.T) (*platform.Config, *httptest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg, err := platform.Load(filepath.Join(controlplane.RepoRoot(), "config", "platform", "platform.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SignIn.StaticUsersSecret = "mcp-users"
+	c := env.Client
+	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	objs := []ctrlclient.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.Namespace}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{
+			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
+		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
+			Members: []mcpv1alpha1.HandleMember{{User: email, Role: mcpv1alpha1.MemberRoleAdmin}}}},
+		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{
+			Handle: "acme", ClientName: hostileName, RedirectURIs: []mcpv1alpha1.RedirectURI{callback}}},
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	informers, err := cache.New(env.Config, cache.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = informers.Start(ctx) }()
+	keys, err := runtime.LoadKeyRing(ctx, c, cfg.Namespace, "mcp-runtime-signing-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
+	srv := &runtime.Server{
+		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
+		Users:    web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: "mcp-users"},
+		Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
+		Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
+		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
+	}
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return cfg, ts
+}
+
+// browser starts headless Chromium with a fresh profile. Every name the test
+// uses resolves to the test server (and nothing else resolves), and only the
+// test server's own key is trusted despite its certificate not naming those
+// hosts.
+func browser(t *testing.T, ts *httptest.Server) context.Context {
+	t.Helper()
+	port := ts.Listener.Addr().(*net.TCPAddr).Port
+	spki := sha256.Sum256(ts.Certificate().RawSubjectPublicKeyInfo)
+	target := fmt.Sprintf("127.0.0.1:%d", port)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP ai.10x.in %[1]s, MAP *.mcp.10x.in %[1]s, MAP chatgpt.com %[1]s, MAP * ~NOTFOUND", target)),
+		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
+		chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", chromiumPath(t), err)
+	}
+	return ctx
+}
+
+func TestIntegrationsPageInChromium(t *testing.T) {
+	chromiumPath(t)
+	dir := artifacts(t)
+	_, ts := startRuntime(t)
+	ctx := browser(t, ts)
+	var dialogs atomic.Int32
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	step := 0
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			shot(ctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	screenshot := func(name string) {
+		step++
+		shot(ctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
+	}
+
+	// No session: the page sends the browser to sign in, then back.
+	run("open the page", chromedp.Navigate("https://ai.10x.in/ui/integrations"), chromedp.WaitVisible(chromedp.CSS(`input[name="password"]`)))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != "https://ai.10x.in/ui/login?next=%2Fui%2Fintegrations" {
+		t.Fatalf("without a session the page went to %s", loc)
+	}
+	screenshot("login")
+	run("sign in",
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#handle-acme`)))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != "https://ai.10x.in/ui/integrations" {
+		t.Fatalf("after sign-in the browser is at %s", loc)
+	}
+	for sel, want := range map[string]string{
+		`#handle-acme [data-url="hosted"]`:                  "https://acme.mcp.10x.in/mcp",
+		`#handle-acme [data-url="gateway"]`:                 "https://ai.10x.in/mcp",
+		`#handle-acme [data-url="compatibility"]`:           "https://ai.10x.in/mcp/acme/mcp",
+		`#handle-acme [data-command]`:                       "mcpctl setup-chatgpt-mcp-oauth --handle acme --redirect-uri https://chatgpt.com/connector/oauth/<callback_id>",
+		`#handle-acme [data-role]`:                          "Admin",
+		`#handle-acme tr[data-client-id="acme-chatgpt"] td`: hostileName,
+	} {
+		if got := text(sel); got != want {
+			t.Errorf("%s shows %q, want %q", sel, got, want)
+		}
+	}
+	screenshot("integrations-before")
+
+	// Approve the connector: the signed-in browser goes straight to consent.
+	_, challenge := pkce()
+	authorize := "https://ai.10x.in/oauth/authorize?" + url.Values{"client_id": {"acme-chatgpt"}, "redirect_uri": {callback},
+		"response_type": {"code"}, "state": {"browser"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+		"resource": {"https://acme.mcp.10x.in/mcp"}, "scope": {"mcp.connect skills.read"}}.Encode()
+	run("open consent", chromedp.Navigate(authorize), chromedp.WaitVisible(chromedp.CSS(`button[value="approve"]`)))
+	if got := text("main p strong"); got != hostileName {
+		t.Errorf("the consent page shows the client name as %q", got)
+	}
+	screenshot("consent")
+	run("approve", chromedp.Click(chromedp.CSS(`button[value="approve"]`)), waitLocation(callback+"?"))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	u, _ := url.Parse(loc)
+	grant, ok := tokens.ParseOpaque(tokens.CodePrefix, u.Query().Get("code"))
+	if !ok || u.Query().Get("state") != "browser" {
+		t.Fatalf("the consent redirect %s carries no code", loc)
+	}
+	if !exists(t, grant) {
+		t.Fatalf("the grant %s was not recorded", grant)
+	}
+
+	// The grant is listed (the cache may take a moment), then revoked by a
+	// click on its button.
+	row := `#grant-` + grant
+	run("open the page with the grant", navigateUntil("https://ai.10x.in/ui/integrations", row))
+	if got := text(row + ` td`); !strings.HasPrefix(got, hostileName) {
+		t.Errorf("the grant's connector shows as %q", got)
+	}
+	if got := text(row + ` td:nth-child(2)`); !strings.HasPrefix(got, email) {
+		t.Errorf("the grant's user shows as %q", got)
+	}
+	screenshot("integrations-with-grant")
+	run("revoke", chromedp.Click(chromedp.CSS(row+` button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		chromedp.WaitNotPresent(chromedp.CSS(row)))
+	if got := text(".notice"); !strings.Contains(got, grant) {
+		t.Errorf("the notice says %q", got)
+	}
+	screenshot("integrations-revoked")
+	if exists(t, grant) {
+		t.Errorf("the grant %s still exists after the click", grant)
+	}
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened: a client name ran as markup", n)
+	}
+}
+
+// waitLocation waits until the tab's URL starts with prefix.
+func waitLocation(prefix string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
+		for {
+			loc, err := chromedp.Location()(ctx, tgt)
+			if err == nil && strings.HasPrefix(loc, prefix) {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("the browser stayed at %s: %w", loc, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// navigateUntil loads a page until an element is on it: the page reads an
+// informer cache, which sees a new object a moment after the apiserver.
+func navigateUntil(pageURL, sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
+		for {
+			if _, err := chromedp.Navigate(pageURL)(ctx, tgt); err != nil {
+				return chromedp.Void{}, err
+			}
+			ids, err := chromedp.QueryNodeIDs(chromedp.CSSAll(sel), chromedp.AtLeast(0))(ctx, tgt)
+			if err == nil && len(ids) > 0 {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("%s never showed %s: %w", pageURL, sel, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func shot(ctx context.Context, t *testing.T, dir, name string) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func exists(t *testing.T, grant string) bool {
+	t.Helper()
+	err := env.Client.Get(context.Background(), types.NamespacedName{Name: grant}, &mcpv1alpha1.Connection{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func pkce() (verifier, challenge string) {
+	verifier = "browser-test-verifier-" + strings.Repeat("v", 40)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
