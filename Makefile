@@ -56,6 +56,10 @@ chart-golden: helm ## Rewrite the chart's golden helm template output (test/helm
 clients: ## Install Node and the MCP client suites of test/clients (once per version; npm registry only).
 	hack/node.sh >/dev/null
 
+.PHONY: chromium
+chromium: ## Install Debian's chromium for the browser tests of test/browser (apt-get, once).
+	hack/chromium.sh >/dev/null
+
 .PHONY: run
 run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
 	hack/run-local.sh
@@ -63,8 +67,8 @@ run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
 ##@ Checks
 
 .PHONY: test
-test: controlplane clients helm ## Run every test suite against a real apiserver.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+test: controlplane clients helm chromium ## Run every test suite against a real apiserver.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) CHROMIUM=$$(hack/chromium.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
 .PHONY: verify
 verify: generate manifests helm ## Fail if generated files, the chart's golden output, go.mod or formatting are out of date.
