@@ -91,6 +91,7 @@ lint: ## Run golangci-lint, with kube-api-linter on api/.
 bench-handles: ## Measure the operator on 5,000 Handles against the apiserver's write ceiling (docs/performance.md).
 	$(GO) build -o bin/ ./cmd/manager
 	$(GO) run ./test/perf/handles -n 5000 $(BENCH_FLAGS)
+bench-runtime: ; $(GO) build -o bin/ ./cmd/runtime && $(GO) test -run XXX -bench . -benchtime 50x -count 5 ./test/perf/runtime && $(GO) run ./test/perf/runtime $(BENCH_FLAGS) ## MCP runtime vs a plain proxy and a bare handler, then its memory with 5,000 handles and 50,000 grants (docs/performance.md).
 
 .PHONY: help
 help: ## Show this help.
