@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	mcpserver "github.com/mark3labs/mcp-go/server"
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -26,11 +25,9 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
-	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -145,7 +142,7 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
 	}
-	if server.MCP, err = serveMCP(ctx, cfg, informers, direct, server, minter, log); err != nil {
+	if err := serveMCP(ctx, informers, direct, server, minter, log); err != nil {
 		return err
 	}
 	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -186,22 +183,13 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 	return users, oidcSignIn
 }
 
-// serveMCP builds the MCP endpoint: one mcp-go server for every handle,
-// whose tools come from the Toolsets, the bootstrap flow recording tool
-// discovery on grants, and the Serving condition of each Handle.
-func serveMCP(ctx context.Context, cfg *platform.Config, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) (*endpoint.Endpoint, error) {
-	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
-	tools := &toolsets.Manager{Reader: informers, Writer: direct, Minter: minter, Log: log}
-	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
-	s.Authorized = bootstrap.SmokeCheck
-	tools.Server = mcpserver.NewMCPServer("mcp-handle-operator", version, mcpserver.WithToolCapabilities(true),
-		mcpserver.WithToolFilter(tools.Filter), mcpserver.WithHooks(bootstrap.Hooks()), mcpserver.WithRecovery())
-	if err := tools.Start(ctx, informers); err != nil {
-		return nil, err
+// serveMCP builds the MCP endpoint (runtime.NewMCP), starts its tools and
+// the reporter of each Handle's Serving condition.
+func serveMCP(ctx context.Context, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) error {
+	mcp := runtime.NewMCP(s, informers, direct, minter, log, version)
+	if err := mcp.Tools.Start(ctx, informers); err != nil {
+		return err
 	}
 	serving := &runtime.ServingReporter{Reader: informers, Writer: direct, Log: log}
-	if err := serving.Start(ctx, informers); err != nil {
-		return nil, err
-	}
-	return &endpoint.Endpoint{Config: cfg, Handles: cluster, Grants: cluster, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}, nil
+	return serving.Start(ctx, informers)
 }

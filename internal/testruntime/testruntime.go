@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/mark3labs/mcp-go/server"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,15 +18,11 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/examples/links"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
-	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
 // MCP returns an option that gives a runtime.Server the MCP endpoint as
-// cmd/runtime's serveMCP builds it: one mcp-go server, the toolsets manager
-// on an informer cache, the grant cache for revocation and the bootstrap
-// hooks. Apply it to every replica; each gets its own manager, as each
+// cmd/runtime builds it (runtime.NewMCP) on an informer cache. Apply it to every replica; each gets its own manager, as each
 // runtime process has. Everything stops when the test ends.
 func MCP(t testing.TB, cfg *rest.Config, c client.Client) func(*runtime.Server) {
 	t.Helper()
@@ -44,17 +38,11 @@ func MCP(t testing.TB, cfg *rest.Config, c client.Client) func(*runtime.Server) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv.Upstream = minter
-		cluster := runtime.Cluster{Reader: informers, Namespace: srv.Config.Namespace}
-		bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: srv.Grants, Log: slog.Default(), Now: time.Now}
-		tools := &toolsets.Manager{Reader: informers, Writer: c, Minter: minter, Log: slog.Default()}
-		tools.Server = server.NewMCPServer("mcp-handle-operator", "test", server.WithToolCapabilities(true),
-			server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()), server.WithRecovery())
-		if err := tools.Start(ctx, informers); err != nil {
+		mcp := runtime.NewMCP(srv, informers, c, minter, slog.Default(), "test")
+		if err := mcp.Tools.Start(ctx, informers); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(tools.Stop)
-		srv.MCP = &endpoint.Endpoint{Config: srv.Config, Handles: cluster, Grants: cluster, Keys: srv.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
+		t.Cleanup(mcp.Tools.Stop)
 	}
 }
 

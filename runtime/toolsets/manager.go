@@ -108,6 +108,11 @@ type Manager struct {
 	// RetryInterval is the first retry after a failed list;
 	// DefaultRetryInterval when 0.
 	RetryInterval time.Duration
+	// TokenReuse is how long an upstream token is reused for calls with the
+	// same grant, scopes and toolset; 0 mints one per call. Keep it well
+	// under the tokens' lifetime, so an upstream never sees one about to
+	// expire.
+	TokenReuse time.Duration
 
 	// regMu serializes changes of the registration (the server's tools and
 	// the tools map together). It is never held by readers.
@@ -118,6 +123,8 @@ type Manager struct {
 	tools map[string]entry
 	sets  map[string]*state
 	base  context.Context
+	// tokens are upstream tokens kept for reuse.
+	tokens tokenCache
 }
 
 // entry is one registered tool and the state that registered it.

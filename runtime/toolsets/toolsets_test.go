@@ -19,6 +19,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
+	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
@@ -465,5 +466,55 @@ func TestToolsetChangesFollowTheInformer(t *testing.T) {
 	})
 	if _, ok := m.Lookup(acme, "live_search"); ok {
 		t.Error("Lookup finds a tool of a deleted Toolset")
+	}
+}
+
+// Upstream tokens are reused within TokenReuse for the same grant and
+// toolset, and minted afresh after it or for another grant.
+func TestUpstreamTokensAreReused(t *testing.T) {
+	minter := newMinter(t)
+	links := startUpstream(t, echoTool("create_link", nil))
+	createToolset(t, "links-reuse", mcpv1alpha1.ToolsetSpec{URL: links.URL, Scopes: linksScopes})
+	m := newManager(t, minter)
+	now := time.Now()
+	m.Now = func() time.Time { return now }
+	m.TokenReuse = 20 * time.Second
+	if err := m.Refresh(context.Background(), "links-reuse"); err != nil {
+		t.Fatal(err)
+	}
+	acme := handle("acme", "links-reuse")
+	call := func(ctx context.Context) {
+		t.Helper()
+		if text, isError := callText(t, m, ctx, "links-reuse_create_link", map[string]any{"q": "x"}); isError {
+			t.Fatalf("call: %s", text)
+		}
+	}
+	call(principalCtx(acme))
+	now = now.Add(10 * time.Second)
+	call(principalCtx(acme))
+	now = now.Add(15 * time.Second) // 25 s after the first mint
+	call(principalCtx(acme))
+	other := principalCtx(acme)
+	p := principal.FromContext(other)
+	p.Token.Grant = "grant-2"
+	call(other)
+
+	var auths []string
+	for _, r := range links.requests() {
+		if r.method == "POST tools/call" {
+			auths = append(auths, r.auth)
+		}
+	}
+	if len(auths) != 4 {
+		t.Fatalf("the upstream saw %d calls, want 4", len(auths))
+	}
+	if auths[0] != auths[1] {
+		t.Error("a second call within TokenReuse minted a new token")
+	}
+	if auths[2] == auths[1] {
+		t.Error("a call after TokenReuse reused the old token")
+	}
+	if auths[3] == auths[2] || verify(t, minter, auths[3]).Grant != "grant-2" {
+		t.Error("another grant's call reused a token")
 	}
 }

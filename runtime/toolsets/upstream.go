@@ -16,7 +16,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
-	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
 // maxErrorText bounds the upstream text quoted in a tool error or a status
@@ -239,10 +238,7 @@ func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallTo
 	default:
 		return toolError("toolset %q is busy (%d calls in flight); try again shortly", toolset, cap(c.sem))
 	}
-	token, err := m.Minter.Mint(c.url, upstream.Claims{
-		Handle: p.Handle.Name, Subject: p.Token.Subject, ClientID: p.Token.ClientID, Grant: p.Token.Grant,
-		Scopes: scopeStrings(p),
-	}, m.now())
+	token, err := m.upstreamToken(c.url, p)
 	if err != nil {
 		m.log().Error("upstream token not minted", "toolset", toolset, "error", err)
 		return toolError("toolset %q: the runtime could not mint the upstream token", toolset)

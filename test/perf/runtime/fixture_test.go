@@ -29,7 +29,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
@@ -210,20 +209,17 @@ func newFixture(tb testing.TB, kind string) *fixture {
 		tb.Fatal(err)
 	}
 
-	// The runtime, wired as cmd/runtime's serveMCP does.
+	// The runtime, wired as cmd/runtime wires it (runtime.NewMCP).
 	log := slog.New(slog.DiscardHandler)
 	cluster := runtime.Cluster{Reader: reader, Namespace: cfg.Namespace}
-	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: noRecorder{}, Log: log, Now: time.Now}
-	tools := &toolsets.Manager{Reader: reader, Minter: minter, Log: log}
-	tools.Server = mcpserver.NewMCPServer("mcp-handle-operator", "bench", mcpserver.WithToolCapabilities(true),
-		mcpserver.WithToolFilter(tools.Filter), mcpserver.WithHooks(bootstrap.Hooks()), mcpserver.WithRecovery())
-	if err := tools.Refresh(ctx, toolsetName); err != nil {
+	srv := &runtime.Server{Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster, Keys: staticKeys{ks}, Now: time.Now,
+		AccessTTL: time.Hour, SessionTTL: time.Hour}
+	mcp := runtime.NewMCP(srv, reader, nil, minter, log, "bench")
+	mcp.Bootstrap.Recorder = noRecorder{}
+	if err := mcp.Tools.Refresh(ctx, toolsetName); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(tools.Stop)
-	srv := &runtime.Server{Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster, Keys: staticKeys{ks}, Upstream: minter, Now: time.Now,
-		AccessTTL: time.Hour, SessionTTL: time.Hour,
-		MCP: &endpoint.Endpoint{Config: cfg, Handles: cluster, Grants: cluster, Keys: staticKeys{ks}, Tools: tools, MCP: tools.Server, Now: time.Now}}
+	tb.Cleanup(mcp.Tools.Stop)
 	rt := httptest.NewServer(srv.Handler())
 	tb.Cleanup(rt.Close)
 

@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
+)
+
+// MCP is the MCP side of a runtime: the endpoint, the tools behind it and
+// the bootstrap flow.
+type MCP struct {
+	Endpoint  *endpoint.Endpoint
+	Tools     *toolsets.Manager
+	Bootstrap *endpoint.Bootstrap
+}
+
+// NewMCP wires the MCP endpoint into s, the way every runtime serves it:
+// one mcp-go server for all handles whose tools come from the Toolsets (read
+// through reader, status written through writer, nil for none), the grant
+// cache for revocation, and the bootstrap flow recording tool discovery on
+// grants. Start the tools (Tools.Start, or Tools.Refresh per toolset) before
+// serving.
+func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstream.Minter, log *slog.Logger, version string) *MCP {
+	cluster := Cluster{Reader: reader, Namespace: s.Config.Namespace}
+	// Tokens live upstream.DefaultLifetime unless configured; each is
+	// reused for a third of its life at most.
+	lifetime := minter.Lifetime
+	if lifetime <= 0 {
+		lifetime = upstream.DefaultLifetime
+	}
+	tools := &toolsets.Manager{Reader: reader, Writer: writer, Minter: minter, Log: log, TokenReuse: lifetime / 3}
+	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
+	tools.Server = server.NewMCPServer("mcp-handle-operator", version, server.WithToolCapabilities(true),
+		server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()), server.WithRecovery())
+	s.Upstream = minter
+	s.Authorized = bootstrap.SmokeCheck
+	s.MCP = &endpoint.Endpoint{Config: s.Config, Handles: cluster, Grants: cluster, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
+	return &MCP{Endpoint: s.MCP, Tools: tools, Bootstrap: bootstrap}
+}
