@@ -1,6 +1,6 @@
 // Command mcpctl is the command line of mcp-handle-operator: connector setup,
-// troubleshooting and offline rendering. This build has `scopes`, `render`
-// and `setup-chatgpt-mcp-oauth`; doctor arrives with its issue.
+// troubleshooting and offline rendering: `scopes`, `render`,
+// `setup-chatgpt-mcp-oauth` and `doctor`.
 package main
 
 import (
@@ -18,6 +18,9 @@ Usage:
   mcpctl setup-chatgpt-mcp-oauth (--handle HANDLE | --gateway) --redirect-uri URL...
                                                   register a ChatGPT connector's OAuth client
                                                   (--help for every flag)
+  mcpctl doctor (--handle HANDLE | --gateway) [--client-id ID --redirect-uri URL] [--token T]
+                                                  walk a connector's connection step by step and
+                                                  name the guide's troubleshooting row of each failure
 `
 
 func main() {
@@ -37,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return renderCommand(args[1:], stdin, stdout, stderr)
 	case setupName:
 		return setupCommand(args[1:], stdout, stderr)
+	case doctorName:
+		return doctorCommand(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "mcpctl: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -72,6 +72,13 @@ func stack(t *testing.T) *runtimeStack {
 }
 
 func startRuntime(t *testing.T) *runtimeStack {
+	return startRuntimeWith(t, true, "localhost", "*.mcp.localhost")
+}
+
+// startRuntimeWith starts a runtime whose platform configuration has the
+// shared gateway on or off, behind a certificate for certNames only (doctor's
+// tests start one without the hosted names).
+func startRuntimeWith(t *testing.T, sharedGateway bool, certNames ...string) *runtimeStack {
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
@@ -83,10 +90,10 @@ namespace: mcp-system
 gatewayRefs: [{name: mcp-gateway, namespace: mcp-system}]
 runtimeService: {name: mcp-runtime, namespace: mcp-system, port: 8080}
 tls: {issuerRef: {name: test}}
-sharedGateway: {enabled: true}
+sharedGateway: {enabled: %t}
 signIn: {staticUsersSecret: mcp-users}
 legacyAuthorizationServers: [api.10x.in]
-`, port))
+`, port, sharedGateway))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +122,7 @@ legacyAuthorizationServers: [api.10x.in]
 		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
 	}
 	testruntime.MCP(&suiteTB{t}, env.Config, c)(srv)
-	cert, caFile := connecttest.Certificate(&suiteTB{t})
+	cert, caFile := connecttest.CertificateFor(&suiteTB{t}, certNames...)
 	ts.Config.Handler = srv.Handler()
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	ts.StartTLS()

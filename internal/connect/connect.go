@@ -47,6 +47,10 @@ type Options struct {
 type Client struct {
 	http      *http.Client
 	userAgent string
+	// dial and tlsConfig are the transport's, for CheckTLS.
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	tlsConfig *tls.Config
+	timeout   time.Duration
 }
 
 // New returns a Client whose transport resolves "localhost" and every
@@ -75,10 +79,12 @@ func New(o Options) (*Client, error) {
 		}
 	}
 	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	dial := loopbackDialer(dialer)
+	tlsConfig := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           loopbackDialer(dialer),
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		DialContext:           dial,
+		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   o.Timeout,
 		ResponseHeaderTimeout: o.Timeout,
 		ForceAttemptHTTP2:     true,
@@ -95,6 +101,9 @@ func New(o Options) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		userAgent: ua,
+		dial:      dial,
+		tlsConfig: tlsConfig,
+		timeout:   o.Timeout,
 	}, nil
 }
 

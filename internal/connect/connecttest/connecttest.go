@@ -24,6 +24,14 @@ import (
 // the test's temporary folder, whose path it returns (for --ca-file).
 func Certificate(t testing.TB) (tls.Certificate, string) {
 	t.Helper()
+	return CertificateFor(t, "localhost", "*.mcp.localhost")
+}
+
+// CertificateFor is Certificate for the DNS names given (and 127.0.0.1):
+// a certificate without *.mcp.localhost, say, makes hosted URLs fail TLS
+// while the gateway host's paths work.
+func CertificateFor(t testing.TB, dnsNames ...string) (tls.Certificate, string) {
+	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +53,7 @@ func Certificate(t testing.TB) (tls.Certificate, string) {
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost", "*.mcp.localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames: dnsNames, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
