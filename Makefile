@@ -48,6 +48,11 @@ controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-
 helm: ## Build (once per version) the Helm CLI the chart's tests use, into bin/helm/.
 	hack/build-helm.sh >/dev/null
 
+.PHONY: edge-tools
+edge-tools: ## Build (once per version) Traefik and cert-manager's controller, the real edge of make run and test/edge.
+	hack/build-traefik.sh >/dev/null
+	hack/build-cert-manager.sh >/dev/null
+
 .PHONY: chart-golden
 chart-golden: helm ## Rewrite the chart's golden helm template output (test/helm/testdata/golden).
 	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -run 'TestGolden' ./test/helm -update
@@ -61,14 +66,20 @@ chromium: ## Install Debian's chromium for the browser tests of test/browser (ap
 	hack/chromium.sh >/dev/null
 
 .PHONY: run
-run: build controlplane ## Run the local stack in the foreground until Ctrl-C.
+run: build controlplane edge-tools ## Run the local stack in the foreground until Ctrl-C.
 	hack/run-local.sh
 
 ##@ Checks
 
 .PHONY: test
-test: controlplane clients helm chromium ## Run every test suite against a real apiserver.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) CHROMIUM=$$(hack/chromium.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+test: controlplane clients helm chromium edge-tools ## Run every test suite against a real apiserver.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) CHROMIUM=$$(hack/chromium.sh) \
+		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+
+.PHONY: edge
+edge: controlplane edge-tools ## Run only the edge test (test/edge): operator, cert-manager, Traefik and a runtime, timed.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) \
+		$(GO) test -count=1 -v -run TestEdge ./test/edge
 
 .PHONY: verify
 verify: generate manifests helm ## Fail if generated files, the chart's golden output, go.mod or formatting are out of date.
@@ -79,6 +90,7 @@ verify: generate manifests helm ## Fail if generated files, the chart's golden o
 	cd hack/tools && $(GO) mod tidy -diff
 	cd hack/controlplane && $(GO) mod tidy -diff
 	cd hack/helm && $(GO) mod tidy -diff
+	cd hack/cert-manager && $(GO) mod tidy -diff
 	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -short -run 'TestGolden|TestCRDs' ./test/helm || { echo "the chart's golden output is out of date: run 'make chart-golden' and review the diff" >&2; exit 1; }
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi

@@ -1,0 +1,400 @@
+// Package edge_test proves the platform's real edge with the operator: a
+// control plane, the operator, cert-manager's controller with a local CA
+// ClusterIssuer, Traefik's Kubernetes Gateway provider and one runtime, all
+// real processes on loopback (internal/edge). A Handle applied to the
+// apiserver gets an HTTPRoute that Traefik accepts, a certificate that
+// cert-manager issues, and its hosted host answers over TLS through Traefik
+// with that certificate.
+package edge_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	"golang.org/x/crypto/bcrypt"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/internal/edge"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+)
+
+const (
+	namespace = "mcp-system"
+	caName    = "mcp-local-ca"
+	// runtimeIP is the runtime Service's clusterIP, where the runtime listens.
+	runtimeIP = "127.0.100.10"
+)
+
+// platformConfig is the local stack's configuration with the ports of this
+// run.
+func platformConfig(publicPort, runtimePort int) string {
+	return fmt.Sprintf(`mcpDomain: mcp.localhost
+gatewayHost: localhost
+publicPort: %d
+namespace: %s
+gatewayRefs:
+  - {name: mcp-gateway, namespace: %s, sectionName: https}
+runtimeService: {name: mcp-runtime, namespace: %s, port: %d}
+tls:
+  mode: wildcard
+  issuerRef: {name: %s, kind: ClusterIssuer}
+sharedGateway: {enabled: true}
+signIn: {staticUsersSecret: mcp-users}
+`, publicPort, namespace, namespace, namespace, runtimePort, caName)
+}
+
+const handleYAML = `apiVersion: mcp.10x.in/v1alpha1
+kind: Handle
+metadata:
+  name: acme
+spec:
+  displayName: Acme Inc.
+  members:
+    - user: owner@acme.example
+      role: Admin
+`
+
+func TestEdge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole edge")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	logs := logDir(t)
+
+	// Build what the test runs first, so the start times below are starts.
+	timed(t, "build manager and runtime", func() error {
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/manager", "./cmd/runtime")
+		cmd.Dir = controlplane.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	})
+	timed(t, "build (or find) traefik", func() error { _, err := edge.TraefikBinary(); return err })
+	timed(t, "build (or find) cert-manager's controller", func() error { _, err := edge.CertManagerBinary(); return err })
+
+	var env *controlplane.Env
+	timed(t, "start the control plane", func() (err error) { env, err = controlplane.Start(); return err })
+	t.Cleanup(func() { _ = env.Stop() })
+	c := env.Client
+	kubeconfig, err := edge.WriteKubeconfig(env, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	publicPort := portOr(t, "127.0.0.1", 8443)
+	runtimePort := portOr(t, runtimeIP, 8080)
+	cfgYAML := platformConfig(publicPort, runtimePort)
+	cfg, err := platform.Parse([]byte(cfgYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "platform.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var cm *edge.CertManager
+	timed(t, "start cert-manager's controller", func() (err error) {
+		cm, err = edge.StartCertManager(ctx, c, kubeconfig, filepath.Join(logs, "cert-manager.log"))
+		return err
+	})
+	t.Cleanup(cm.Stop)
+	var caPEM []byte
+	timed(t, "local CA ClusterIssuer "+caName+" Ready", func() (err error) {
+		caPEM, err = edge.LocalCA(ctx, c, caName, cm)
+		return err
+	})
+
+	runtimeAddr, err := edge.RuntimeService(ctx, c, cfg, runtimeIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createUsers(ctx, t, c)
+
+	var traefik *edge.Traefik
+	timed(t, "start traefik (GatewayClass Accepted)", func() (err error) {
+		traefik, err = edge.StartTraefik(ctx, c, edge.TraefikOptions{
+			Kubeconfig: kubeconfig, Platform: cfg, LogPath: filepath.Join(logs, "traefik.log"),
+		})
+		return err
+	})
+	t.Cleanup(traefik.Stop)
+
+	var manager *proc.Process
+	timed(t, "start the operator", func() (err error) {
+		manager, err = proc.Start(filepath.Join(logs, "manager.log"), []string{"KUBECONFIG=" + kubeconfig},
+			filepath.Join(dir, "manager"), "--platform-config="+cfgPath,
+			"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
+		return err
+	})
+	t.Cleanup(func() { manager.Stop(10 * time.Second) })
+
+	var runtime *proc.Process
+	timed(t, "start the runtime on "+runtimeAddr, func() (err error) {
+		runtime, err = proc.Start(filepath.Join(logs, "runtime.log"), []string{"KUBECONFIG=" + kubeconfig},
+			filepath.Join(dir, "runtime"), "--platform-config="+cfgPath, "--listen="+runtimeAddr)
+		if err != nil {
+			return err
+		}
+		return waitFor(ctx, 60*time.Second, runtime, func() (bool, error) {
+			resp, err := http.Get("http://" + runtimeAddr + "/healthz") //nolint:noctx
+			if err != nil {
+				return false, nil
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		})
+	})
+	t.Cleanup(func() { runtime.Stop(10 * time.Second) })
+
+	handleFile := filepath.Join(dir, "handle.yaml")
+	if err := os.WriteFile(handleFile, []byte(handleYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	applied := time.Now()
+	if _, err := controlplane.ApplyFile(ctx, c, handleFile, "edge-test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Traefik, not the operator, writes the route's parent status.
+	for _, name := range []string{"handle-acme", "mcp-platform"} {
+		timed(t, "HTTPRoute "+name+" Accepted by traefik", func() error {
+			return waitFor(ctx, 60*time.Second, traefik.Process, func() (bool, error) {
+				r := &gatewayv1.HTTPRoute{}
+				if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, r); err != nil {
+					return false, nil
+				}
+				for _, p := range r.Status.Parents {
+					if p.ControllerName == edge.TraefikControllerName && string(p.ParentRef.Name) == "mcp-gateway" &&
+						meta.IsStatusConditionTrue(p.Conditions, string(gatewayv1.RouteConditionAccepted)) &&
+						meta.IsStatusConditionTrue(p.Conditions, string(gatewayv1.RouteConditionResolvedRefs)) {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+		})
+	}
+
+	// cert-manager issues the wildcard platform certificate from the local CA.
+	timed(t, "Certificate mcp-platform Ready", func() error {
+		return waitFor(ctx, 60*time.Second, cm.Process, func() (bool, error) {
+			crt := &certmanagerv1.Certificate{}
+			if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "mcp-platform"}, crt); err != nil {
+				return false, nil
+			}
+			for _, cond := range crt.Status.Conditions {
+				if cond.Type == certmanagerv1.CertificateConditionReady && cond.Status == cmmeta.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+	})
+	timed(t, "Gateway mcp-gateway Programmed by traefik", func() error {
+		return traefik.WaitProgrammed(ctx, c, 30*time.Second)
+	})
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cfg.TLS.SecretName}, secret); err != nil {
+		t.Fatalf("the certificate's Secret: %v", err)
+	}
+	issued := parseCert(t, secret.Data[corev1.TLSCertKey])
+	if issued.Issuer.CommonName != caName {
+		t.Errorf("Secret %s: issuer CN %q, want %q", cfg.TLS.SecretName, issued.Issuer.CommonName, caName)
+	}
+	if err := issued.VerifyHostname("acme.mcp.localhost"); err != nil {
+		t.Errorf("Secret %s: %v", cfg.TLS.SecretName, err)
+	}
+
+	// The operator mirrors both into the Handle.
+	timed(t, "Handle acme RouteAccepted and CertificateReady", func() error {
+		return waitFor(ctx, 60*time.Second, manager, func() (bool, error) {
+			h := &mcpv1alpha1.Handle{}
+			if err := c.Get(ctx, types.NamespacedName{Name: "acme"}, h); err != nil {
+				return false, nil
+			}
+			return meta.IsStatusConditionTrue(h.Status.Conditions, mcpv1alpha1.HandleConditionRouteAccepted) &&
+				meta.IsStatusConditionTrue(h.Status.Conditions, mcpv1alpha1.HandleConditionCertificateReady), nil
+		})
+	})
+
+	// Through Traefik over TLS, trusting only the local CA.
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the local CA's certificate does not parse")
+	}
+	hc := edge.Dialer(traefik.Addr, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	base := fmt.Sprintf("https://acme.mcp.localhost:%d", publicPort)
+	var resp *http.Response
+	var body []byte
+	timed(t, "GET "+base+"/.well-known/oauth-protected-resource/mcp through traefik", func() error {
+		// Traefik serves the Secret once it has seen it; until then it
+		// answers with its default certificate, which the CA does not sign.
+		return waitFor(ctx, 30*time.Second, traefik.Process, func() (bool, error) {
+			r, err := hc.Get(base + "/.well-known/oauth-protected-resource/mcp")
+			if err != nil {
+				return false, err
+			}
+			defer r.Body.Close()
+			b, err := io.ReadAll(r.Body)
+			if err != nil || r.StatusCode != http.StatusOK {
+				return false, fmt.Errorf("status %d: %s", r.StatusCode, b)
+			}
+			resp, body = r, b
+			return true, nil
+		})
+	})
+	t.Logf("handle applied to first TLS answer through traefik: %s", time.Since(applied).Round(10*time.Millisecond))
+	peer := resp.TLS.PeerCertificates[0]
+	t.Logf("served certificate: subject %q, DNS names %q, issuer CN %q, serial %s", peer.Subject.CommonName, peer.DNSNames, peer.Issuer.CommonName, peer.SerialNumber)
+	if peer.Issuer.CommonName != caName || !peer.Equal(issued) {
+		t.Errorf("served certificate: issuer CN %q, serial %s; want the Secret's (issuer %q, serial %s)",
+			peer.Issuer.CommonName, peer.SerialNumber, caName, issued.SerialNumber)
+	}
+	var doc struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("protected resource metadata: %v: %s", err, body)
+	}
+	if want := base + "/mcp"; doc.Resource != want {
+		t.Errorf("resource = %q, want %q", doc.Resource, want)
+	}
+	if want := fmt.Sprintf("https://localhost:%d", publicPort); len(doc.AuthorizationServers) != 1 || doc.AuthorizationServers[0] != want {
+		t.Errorf("authorization_servers = %q, want [%q]", doc.AuthorizationServers, want)
+	}
+
+	// Traefik routes by Host: a host no route names is not the runtime's.
+	r, err := hc.Get(fmt.Sprintf("https://nobody.example.test:%d/.well-known/oauth-protected-resource/mcp", publicPort))
+	if err != nil {
+		// Traefik answers an unknown SNI name with its default certificate,
+		// which the local CA did not sign: as good a refusal as a 404.
+		t.Logf("an unrouted host: %v", err)
+	} else {
+		_ = r.Body.Close()
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("an unrouted host: status %d, want traefik's 404", r.StatusCode)
+		}
+	}
+}
+
+// timed runs f, logs how long it took and fails the test on an error.
+func timed(t *testing.T, what string, f func() error) {
+	t.Helper()
+	start := time.Now()
+	err := f()
+	t.Logf("%-60s %s", what, time.Since(start).Round(10*time.Millisecond))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitFor polls check every 100ms until it is done, the process exits or
+// the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, p *proc.Process, check func() (bool, error)) error {
+	deadline := time.After(timeout)
+	var last error
+	for {
+		done, err := check()
+		if done {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.Exited():
+			return p.ExitErr(filepath.Base(p.LogPath))
+		case <-deadline:
+			return fmt.Errorf("not within %s (last: %v); see %s", timeout, last, p.LogPath)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// portOr returns want when host:want is free, otherwise a free port, so the
+// test runs next to a make run.
+func portOr(t *testing.T, host string, want int) int {
+	t.Helper()
+	if l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(want))); err == nil {
+		_ = l.Close()
+		return want
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Logf("%s:%d is taken; using port %d", host, want, l.Addr().(*net.TCPAddr).Port)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// logDir keeps the processes' logs: in $EDGE_LOG_DIR when set, otherwise in
+// the test's temporary folder.
+func logDir(t *testing.T) string {
+	if d := os.Getenv("EDGE_LOG_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// createUsers writes the static users Secret the platform configuration
+// names, with one member of acme; the runtime reads it for sign-in.
+func createUsers(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := fmt.Sprintf("- email: owner@acme.example\n  passwordHash: %q\n", hash)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: namespace},
+		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}
+	if err := c.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func parseCert(t *testing.T, data []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no PEM certificate")
+	}
+	crt, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crt
+}
