@@ -3,16 +3,20 @@
 // everything on Ctrl-C. It lives under hack/ because it is a developer tool
 // built on the test control plane, not something the product ships.
 //
-// The stack so far: the control plane with the CRDs, the operator with a
-// platform configuration for local hosts, the samples, a static sign-in user,
-// two runtime replicas and, standing in for the Gateway until the stack runs
-// a real one, a TLS front on :8443 that sends requests round-robin to them,
-// and the example Links toolset the sample handle uses.
+// The stack: the control plane with the CRDs, cert-manager's controller with
+// a local CA ClusterIssuer, the operator with a platform configuration for
+// local hosts, the samples, a static sign-in user, two runtime replicas behind
+// the runtime Service's clusterIP (a TCP round-robin standing in for
+// kube-proxy), Traefik as the Gateway on :8443 (routes and status from the
+// operator's HTTPRoutes, TLS with the certificate cert-manager issued), and
+// the example Links toolset the sample handle uses.
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -27,9 +31,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/internal/edge"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -51,9 +58,13 @@ signIn: {staticUsersSecret: mcp-users}
 `
 
 const (
-	frontAddr = "127.0.0.1:8443"
 	// devUser is a member of the sample handle acme.
 	devUser = "owner@acme.example"
+	// caName is the local CA ClusterIssuer, the configuration's issuerRef.
+	caName = "mcp-local-ca"
+	// runtimeServiceIP is the runtime Service's clusterIP: Traefik proxies
+	// to it, the balancer listens on it.
+	runtimeServiceIP = "127.0.100.10"
 )
 
 // linksAddr is the example Links toolset's listener.
@@ -116,6 +127,41 @@ func run(ctx context.Context) error {
 	if err := os.WriteFile(configPath, []byte(platformConfig), 0o600); err != nil {
 		return err
 	}
+	cfg, err := platform.Parse([]byte(platformConfig))
+	if err != nil {
+		return err
+	}
+
+	step("building cert-manager's controller (first run only: about 3 minutes)")
+	if _, err := edge.CertManagerBinary(); err != nil {
+		return err
+	}
+	step("building traefik (first run only: about 10 minutes)")
+	if _, err := edge.TraefikBinary(); err != nil {
+		return err
+	}
+	step("starting cert-manager's controller (log: .local/logs/cert-manager.log)")
+	cm, err := edge.StartCertManager(ctx, cp.Client, kubeconfig, filepath.Join(logDir, "cert-manager.log"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping cert-manager's controller")
+		cm.Stop()
+	}()
+	step("creating the local CA ClusterIssuer " + caName)
+	caPEM, err := edge.LocalCA(ctx, cp.Client, caName, cm)
+	if err != nil {
+		return err
+	}
+	// The local CA's certificate, what clients trust (MCP_CA_FILE); the
+	// name is the one mcpctl's hints and the docs give (--ca-file
+	// .local/tls.crt) since the local TLS front's days.
+	caFile := filepath.Join(localDir, "tls.crt")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		return err
+	}
+
 	step("starting the operator (log: .local/logs/manager.log)")
 	manager, err := proc.Start(filepath.Join(logDir, "manager.log"), []string{"KUBECONFIG=" + kubeconfig},
 		filepath.Join(root, "bin", "manager"), "--platform-config="+configPath,
@@ -148,6 +194,16 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	serviceAddr, err := edge.RuntimeService(ctx, cp.Client, cfg, runtimeServiceIP)
+	if err != nil {
+		return err
+	}
+	step("passing connections to " + serviceAddr + " (the runtime Service) round-robin to the replicas")
+	lb, err := startBalancer(serviceAddr, runtimeAddrs)
+	if err != nil {
+		return err
+	}
+	defer lb.Stop()
 	for i, addr := range runtimeAddrs {
 		logName := fmt.Sprintf("runtime-%d.log", i+1)
 		step(fmt.Sprintf("starting runtime replica %d on %s (log: .local/logs/%s)", i+1, addr, logName))
@@ -164,17 +220,32 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	step("starting the local TLS front on " + frontAddr + " (round-robin over the replicas)")
-	gw, err := startFront(frontAddr, filepath.Join(localDir, "tls.crt"), []string{"localhost", "*.mcp.localhost"}, runtimeAddrs)
+	if err := routeJWKS(ctx, cp, cfg); err != nil {
+		return err
+	}
+	step("starting traefik, the Gateway, on 127.0.0.1:8443 (log: .local/logs/traefik.log)")
+	traefik, err := edge.StartTraefik(ctx, cp.Client, edge.TraefikOptions{
+		Kubeconfig: kubeconfig, Platform: cfg, LogPath: filepath.Join(logDir, "traefik.log"),
+		// No idle connections to the Service: each request is a new
+		// connection the balancer may give to either replica.
+		Args: []string{"--serversTransport.maxIdleConnsPerHost=-1"},
+	})
 	if err != nil {
 		return err
 	}
-	defer gw.Stop()
+	defer func() {
+		step("stopping traefik")
+		traefik.Stop()
+	}()
+	step("waiting for https://localhost:8443 to answer with the certificate cert-manager issued")
+	if err := waitForGateway(ctx, caPEM, traefik); err != nil {
+		return err
+	}
 
 	step("starting the example Links toolset on " + linksAddr + " (log: .local/logs/links-toolset.log)")
 	linksURL := "http://" + linksAddr + "/mcp"
-	// The toolset trusts the local front's certificate to fetch the JWKS.
-	links, err := proc.Start(filepath.Join(logDir, "links-toolset.log"), []string{"SSL_CERT_FILE=" + gw.CertFile},
+	// The toolset trusts the local CA to fetch the JWKS through the Gateway.
+	links, err := proc.Start(filepath.Join(logDir, "links-toolset.log"), []string{"SSL_CERT_FILE=" + caFile},
 		filepath.Join(root, "bin", "links-toolset"), "--listen="+linksAddr, "--issuer=https://localhost:8443", "--audience="+linksURL)
 	if err != nil {
 		return err
@@ -205,7 +276,7 @@ func run(ctx context.Context) error {
 		{"MCP_HOSTED_URL", "https://acme.mcp.localhost:8443/mcp"},
 		{"MCP_GATEWAY_URL", "https://localhost:8443/mcp"},
 		{"MCP_COMPAT_URL", "https://localhost:8443/mcp/acme/mcp"},
-		{"MCP_CA_FILE", gw.CertFile},
+		{"MCP_CA_FILE", caFile},
 		{"DEV_USER", devUser},
 		{"DEV_PASSWORD", devPassword},
 	}
@@ -213,25 +284,29 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf(`
-The local stack is up: control plane, operator, two runtime replicas behind
-a TLS front on https://localhost:8443. For scripts: . %s
+The local stack is up: control plane, operator, cert-manager, two runtime
+replicas behind Traefik on https://localhost:8443. For scripts: . %s
 
   Issuer:            https://localhost:8443
   Hosted URL:        https://acme.mcp.localhost:8443/mcp
   Shared URL:        https://localhost:8443/mcp
   Compatibility URL: https://localhost:8443/mcp/acme/mcp
   Sign in as:        %s / %s
-  TLS certificate:   %s
+  Local CA:          %s
 
 Try:   curl --cacert %s https://localhost:8443/.well-known/oauth-authorization-server
        export KUBECONFIG=%s
-       %s get handles,oauthclients,connections,httproutes -A
+       %s get handles,oauthclients,connections,httproutes,certificates -A
 Ctrl-C stops everything.
-`, rel(root, envFile), devUser, devPassword, rel(root, gw.CertFile), rel(root, gw.CertFile), kubeconfig, kubectl)
+`, rel(root, envFile), devUser, devPassword, rel(root, caFile), rel(root, caFile), kubeconfig, kubectl)
 	select {
 	case <-ctx.Done():
 	case <-manager.Exited():
 		return manager.ExitErr("operator")
+	case <-traefik.Exited():
+		return traefik.ExitErr("traefik")
+	case <-cm.Exited():
+		return cm.ExitErr("cert-manager controller")
 	}
 	fmt.Println()
 	return nil
@@ -320,6 +395,73 @@ func waitForHealth(ctx context.Context, url string, p *proc.Process) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// waitForGateway waits until Traefik serves the gateway host with a
+// certificate of the local CA (it has its own until the Secret exists).
+func waitForGateway(ctx context.Context, caPEM []byte, t *edge.Traefik) error {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("the local CA's certificate does not parse")
+	}
+	hc := edge.Dialer(t.Addr, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	deadline := time.After(60 * time.Second)
+	var last error
+	for {
+		resp, err := hc.Get("https://localhost:8443/.well-known/oauth-authorization-server") //nolint:noctx
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.Exited():
+			return t.ExitErr("traefik")
+		case <-deadline:
+			return fmt.Errorf("https://localhost:8443 does not answer after 60s (%v); see .local/logs/traefik.log and cert-manager.log", last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// routeJWKS is a stop-gap of the local stack: the operator's platform
+// HTTPRoute does not route /.well-known/jwks.json, the jwks_uri the
+// authorization server advertises, so through a real Gateway the JWK Set is
+// a 404 and the Links toolset refuses every runtime token. This route of the
+// local stack's own serves it until the operator's route does.
+func routeJWKS(ctx context.Context, cp *controlplane.Env, cfg *platform.Config) error {
+	exact := gatewayv1.PathMatchExact
+	port := gatewayv1.PortNumber(cfg.RuntimeService.Port)
+	ns := gatewayv1.Namespace(cfg.RuntimeService.Namespace)
+	route := &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "localstack-jwks", Namespace: cfg.Namespace},
+		Spec: gatewayv1.HTTPRouteSpec{
+			Hostnames: []gatewayv1.Hostname{gatewayv1.Hostname(cfg.GatewayHost)},
+			Rules: []gatewayv1.HTTPRouteRule{{
+				Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &exact, Value: new("/.well-known/jwks.json")}}},
+				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+					Name: gatewayv1.ObjectName(cfg.RuntimeService.Name), Namespace: &ns, Port: &port,
+				}}}},
+			}},
+		},
+	}
+	for _, ref := range cfg.GatewayRefs {
+		gns := gatewayv1.Namespace(ref.Namespace)
+		pr := gatewayv1.ParentReference{Name: gatewayv1.ObjectName(ref.Name), Namespace: &gns}
+		if ref.SectionName != "" {
+			pr.SectionName = new(gatewayv1.SectionName(ref.SectionName))
+		}
+		route.Spec.ParentRefs = append(route.Spec.ParentRefs, pr)
+	}
+	if err := cp.Client.Create(ctx, route); err != nil {
+		return fmt.Errorf("failed to create the HTTPRoute %s: %w", route.Name, err)
+	}
+	return nil
 }
 
 // pointToolset sets a sample Toolset's URL to the local process serving it.

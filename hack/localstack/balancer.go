@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// balancer stands in for kube-proxy: it listens on the runtime Service's
+// clusterIP and port and passes each TCP connection, round-robin, to one of
+// the runtime replicas. Traefik (with native load balancing) sends requests
+// to the clusterIP, as it would in a cluster; the apiserver refuses loopback
+// EndpointSlice addresses, so Traefik cannot balance over the replicas
+// itself. Traefik keeps no idle backend connections in the local stack
+// (serversTransport.maxIdleConnsPerHost=-1), so every request is a new
+// connection and any step of a flow may land on either replica.
+type balancer struct {
+	l        net.Listener
+	backends []string
+	next     atomic.Uint64
+	wg       sync.WaitGroup
+}
+
+func startBalancer(addr string, backends []string) (*balancer, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("the runtime Service's address %s: %w", addr, err)
+	}
+	b := &balancer{l: l, backends: backends}
+	b.wg.Add(1)
+	go b.serve()
+	return b, nil
+}
+
+func (b *balancer) serve() {
+	defer b.wg.Done()
+	for {
+		in, err := b.l.Accept()
+		if err != nil {
+			return
+		}
+		target := b.backends[b.next.Add(1)%uint64(len(b.backends))]
+		go pipe(in, target)
+	}
+}
+
+func pipe(in net.Conn, target string) {
+	defer in.Close()
+	out, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go cp(out, in)
+	go cp(in, out)
+	<-done
+	<-done
+}
+
+func (b *balancer) Stop() {
+	_ = b.l.Close()
+	b.wg.Wait()
+}
