@@ -423,7 +423,7 @@ func waitForGateway(ctx context.Context, caPEM []byte, t *edge.Traefik) error {
 		case <-t.Exited():
 			return t.ExitErr("traefik")
 		case <-deadline:
-			return fmt.Errorf("https://localhost:8443 does not answer after 60s (%v); see .local/logs/traefik.log and cert-manager.log", last)
+			return fmt.Errorf("https://localhost:8443 does not answer after 60s (%w); see .local/logs/traefik.log and cert-manager.log", last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -436,7 +436,7 @@ func waitForGateway(ctx context.Context, caPEM []byte, t *edge.Traefik) error {
 // local stack's own serves it until the operator's route does.
 func routeJWKS(ctx context.Context, cp *controlplane.Env, cfg *platform.Config) error {
 	exact := gatewayv1.PathMatchExact
-	port := gatewayv1.PortNumber(cfg.RuntimeService.Port)
+	port := cfg.RuntimeService.Port
 	ns := gatewayv1.Namespace(cfg.RuntimeService.Namespace)
 	route := &gatewayv1.HTTPRoute{
 		ObjectMeta: metav1.ObjectMeta{Name: "localstack-jwks", Namespace: cfg.Namespace},

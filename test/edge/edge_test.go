@@ -263,7 +263,7 @@ func TestEdge(t *testing.T) {
 			if err != nil {
 				return false, err
 			}
-			defer r.Body.Close()
+			defer func() { _ = r.Body.Close() }()
 			b, err := io.ReadAll(r.Body)
 			if err != nil || r.StatusCode != http.StatusOK {
 				return false, fmt.Errorf("status %d: %s", r.StatusCode, b)
@@ -293,17 +293,16 @@ func TestEdge(t *testing.T) {
 		t.Errorf("authorization_servers = %q, want [%q]", doc.AuthorizationServers, want)
 	}
 
-	// Traefik routes by Host: a host no route names is not the runtime's.
-	r, err := hc.Get(fmt.Sprintf("https://nobody.example.test:%d/.well-known/oauth-protected-resource/mcp", publicPort))
+	// Traefik routes by Host: a host the certificate covers but no route
+	// names gets Traefik's own 404, not the runtime.
+	r, err := hc.Get(fmt.Sprintf("https://nobody.mcp.localhost:%d/.well-known/oauth-protected-resource/mcp", publicPort))
 	if err != nil {
-		// Traefik answers an unknown SNI name with its default certificate,
-		// which the local CA did not sign: as good a refusal as a 404.
-		t.Logf("an unrouted host: %v", err)
-	} else {
-		_ = r.Body.Close()
-		if r.StatusCode != http.StatusNotFound {
-			t.Errorf("an unrouted host: status %d, want traefik's 404", r.StatusCode)
-		}
+		t.Fatalf("an unrouted host: %v", err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if r.StatusCode != http.StatusNotFound || string(b) != "404 page not found\n" {
+		t.Errorf("an unrouted host: status %d %q, want traefik's 404 page not found", r.StatusCode, b)
 	}
 }
 
@@ -335,7 +334,10 @@ func waitFor(ctx context.Context, timeout time.Duration, p *proc.Process, check 
 		case <-p.Exited():
 			return p.ExitErr(filepath.Base(p.LogPath))
 		case <-deadline:
-			return fmt.Errorf("not within %s (last: %v); see %s", timeout, last, p.LogPath)
+			if last == nil {
+				return fmt.Errorf("not within %s; see %s", timeout, p.LogPath)
+			}
+			return fmt.Errorf("not within %s (last: %w); see %s", timeout, last, p.LogPath)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -353,7 +355,7 @@ func portOr(t *testing.T, host string, want int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	t.Logf("%s:%d is taken; using port %d", host, want, l.Addr().(*net.TCPAddr).Port)
 	return l.Addr().(*net.TCPAddr).Port
 }
