@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
@@ -106,11 +108,20 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	if err := runtime.IndexMetadataDocumentURLs(ctx, informers); err != nil {
 		return err
 	}
+	// Every kind a request reads is watched from the start, so the first
+	// requests do not wait for an informer to sync and /readyz can tell.
+	for _, obj := range []client.Object{&mcpv1alpha1.Handle{}, &mcpv1alpha1.OAuthClient{}, &mcpv1alpha1.Connection{}, &mcpv1alpha1.Toolset{}, &corev1.Secret{}} {
+		if _, err := informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return fmt.Errorf("failed to watch %T: %w", obj, err)
+		}
+	}
 	go func() {
 		if err := informers.Start(ctx); err != nil {
 			log.Error("informer cache stopped", "error", err)
 		}
 	}()
+	var synced atomic.Bool
+	go func() { synced.Store(informers.WaitForCacheSync(ctx)) }()
 	// Writes, and reads of grants (another replica may have just written
 	// them), go to the apiserver directly.
 	direct, err := runtime.NewDirectClient(restConfig, s, runtime.APITimeout)
@@ -141,6 +152,7 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
+		Ready:    synced.Load,
 	}
 	if err := serveMCP(ctx, informers, direct, server, minter, log); err != nil {
 		return err

@@ -88,8 +88,8 @@ func TestWorkloads(t *testing.T) {
 	probes := map[string][2]string{
 		// cmd/manager: healthz.Ping checks on --health-probe-bind-address.
 		"manager": {"/healthz:health", "/readyz:health"},
-		// cmd/runtime: GET /healthz on --listen.
-		"runtime": {"/healthz:http", "/healthz:http"},
+		// cmd/runtime: GET /healthz and /readyz (caches synced) on --listen.
+		"runtime": {"/healthz:http", "/readyz:http"},
 	}
 	for _, d := range []*appsv1.Deployment{manager, rt} {
 		spec := d.Spec.Template.Spec
