@@ -84,7 +84,7 @@ func (s *Server) Handler() http.Handler {
 	integrations := &web.Integrations{Flow: flow, Directory: directory}
 	gateway("GET "+web.IntegrationsPath, integrations.Page)
 	gateway("POST "+web.IntegrationsRevokePath, integrations.Revoke)
-	gateway("GET "+upstream.JWKSPath, s.serveJWKS)
+	gateway("GET "+platform.JWKSPath, s.serveJWKS)
 	if s.MCP != nil {
 		mcp := s.MCP.Handler()
 		mux.Handle(platform.MCPPath, mcp)

@@ -31,7 +31,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
@@ -219,9 +218,6 @@ func run(ctx context.Context) error {
 		if err := waitForHealth(ctx, "http://"+addr+"/healthz", replica); err != nil {
 			return err
 		}
-	}
-	if err := routeJWKS(ctx, cp, cfg); err != nil {
-		return err
 	}
 	step("starting traefik, the Gateway, on 127.0.0.1:8443 (log: .local/logs/traefik.log)")
 	traefik, err := edge.StartTraefik(ctx, cp.Client, edge.TraefikOptions{
@@ -427,41 +423,6 @@ func waitForGateway(ctx context.Context, caPEM []byte, t *edge.Traefik) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// routeJWKS is a stop-gap of the local stack: the operator's platform
-// HTTPRoute does not route /.well-known/jwks.json, the jwks_uri the
-// authorization server advertises, so through a real Gateway the JWK Set is
-// a 404 and the Links toolset refuses every runtime token. This route of the
-// local stack's own serves it until the operator's route does.
-func routeJWKS(ctx context.Context, cp *controlplane.Env, cfg *platform.Config) error {
-	exact := gatewayv1.PathMatchExact
-	port := cfg.RuntimeService.Port
-	ns := gatewayv1.Namespace(cfg.RuntimeService.Namespace)
-	route := &gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Name: "localstack-jwks", Namespace: cfg.Namespace},
-		Spec: gatewayv1.HTTPRouteSpec{
-			Hostnames: []gatewayv1.Hostname{gatewayv1.Hostname(cfg.GatewayHost)},
-			Rules: []gatewayv1.HTTPRouteRule{{
-				Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &exact, Value: new("/.well-known/jwks.json")}}},
-				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
-					Name: gatewayv1.ObjectName(cfg.RuntimeService.Name), Namespace: &ns, Port: &port,
-				}}}},
-			}},
-		},
-	}
-	for _, ref := range cfg.GatewayRefs {
-		gns := gatewayv1.Namespace(ref.Namespace)
-		pr := gatewayv1.ParentReference{Name: gatewayv1.ObjectName(ref.Name), Namespace: &gns}
-		if ref.SectionName != "" {
-			pr.SectionName = new(gatewayv1.SectionName(ref.SectionName))
-		}
-		route.Spec.ParentRefs = append(route.Spec.ParentRefs, pr)
-	}
-	if err := cp.Client.Create(ctx, route); err != nil {
-		return fmt.Errorf("failed to create the HTTPRoute %s: %w", route.Name, err)
-	}
-	return nil
 }
 
 // pointToolset sets a sample Toolset's URL to the local process serving it.

@@ -12,6 +12,9 @@ const (
 	AuthorizationServerPath = "/.well-known/oauth-authorization-server"
 	// OpenIDConfigurationPath is the OpenID Connect discovery document.
 	OpenIDConfigurationPath = "/.well-known/openid-configuration"
+	// JWKSPath is the JWK Set of the tokens the runtime sends to Toolsets
+	// (the authorization-server metadata's jwks_uri).
+	JWKSPath = "/.well-known/jwks.json"
 	// OAuthPrefix holds the authorization server's endpoints (authorize,
 	// token, register, revoke, jwks).
 	OAuthPrefix = "/oauth"

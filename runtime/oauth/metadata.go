@@ -5,7 +5,6 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
 // Endpoint paths of the authorization server, under platform.OAuthPrefix.
@@ -49,7 +48,7 @@ func NewAuthorizationServerMetadata(cfg *platform.Config) AuthorizationServerMet
 		TokenEndpoint:                          cfg.Issuer + TokenPath,
 		RegistrationEndpoint:                   cfg.Issuer + RegisterPath,
 		RevocationEndpoint:                     cfg.Issuer + RevokePath,
-		JWKSURI:                                cfg.Issuer + upstream.JWKSPath,
+		JWKSURI:                                cfg.Issuer + platform.JWKSPath,
 		ScopesSupported:                        scopeStrings(mcpv1alpha1.AllScopes()),
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},

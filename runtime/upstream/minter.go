@@ -20,8 +20,6 @@ import (
 )
 
 const (
-	// JWKSPath is where the gateway host serves the public keys.
-	JWKSPath = "/.well-known/jwks.json"
 	// TokenType is the JOSE typ header of the tokens (RFC 9068).
 	TokenType = "at+jwt"
 	// DefaultLifetime is the lifetime of a token when Minter.Lifetime is 0.

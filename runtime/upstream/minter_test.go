@@ -317,7 +317,7 @@ func withAnnotation(s *corev1.Secret, current string) *corev1.Secret {
 func TestServeJWKS(t *testing.T) {
 	m := newMinter(t, newSecret(t))
 	rec := httptest.NewRecorder()
-	m.ServeJWKS(rec, httptest.NewRequest(http.MethodGet, issuer+JWKSPath, nil))
+	m.ServeJWKS(rec, httptest.NewRequest(http.MethodGet, issuer+"/.well-known/jwks.json", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatal(rec.Code)
 	}
