@@ -118,7 +118,7 @@ func (p *Integrations) Page(w http.ResponseWriter, r *http.Request) {
 }
 
 // Revoke serves POST /ui/integrations/revoke: a handle Admin may revoke any
-// grant of the handle, anyone their own grants; the grant is deleted through
+// grant of the handle; the grant is deleted through
 // the grant store, which revokes its tokens on every replica.
 func (p *Integrations) Revoke(w http.ResponseWriter, r *http.Request) {
 	f := p.Flow
@@ -154,7 +154,7 @@ func (p *Integrations) Revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !mayRevoke(h, s, conn) {
-		errorPage(w, http.StatusForbidden, "access_denied", "only an Admin of the handle "+conn.Spec.Handle+" or the person who approved this grant may revoke it")
+		errorPage(w, http.StatusForbidden, "access_denied", "only an Admin of the handle "+conn.Spec.Handle+" may revoke its grants")
 		return
 	}
 	if err := f.Grants.Revoke(r.Context(), name); err != nil {
@@ -183,11 +183,10 @@ func (p *Integrations) awaitGone(ctx context.Context, name string) {
 	}
 }
 
-// mayRevoke: an Admin of the grant's handle, or the user who approved it.
+// mayRevoke: an Admin of the grant's handle; the page is read-only for
+// everyone else, the grant's own user included (they disconnect from their
+// MCP client, which revokes through /oauth/revoke).
 func mayRevoke(h *mcpv1alpha1.Handle, s *Session, conn *mcpv1alpha1.Connection) bool {
-	if conn.Spec.Subject == s.Subject {
-		return true
-	}
 	return h != nil && h.Name == conn.Spec.Handle && memberRole(h, s) == mcpv1alpha1.MemberRoleAdmin
 }
 
