@@ -7,13 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
 )
@@ -55,14 +52,10 @@ Flags:
 
 // doctorFlags are the command line of doctor.
 type doctorFlags struct {
-	handle, serverURL, baseDomain, expectedIssuer string
-	gateway, compat                               bool
-	clientID, redirectURI, registrationToken      string
-	token, sessionID                              string
-	tokenGiven                                    bool
-	output, caFile                                string
-	timeout                                       time.Duration
-	set                                           map[string]bool
+	targetFlags
+	clientID, redirectURI, registrationToken string
+	token, sessionID                         string
+	tokenGiven                               bool
 }
 
 // Check statuses.
@@ -107,12 +100,7 @@ func doctorCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, doctorUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&f.handle, "handle", "", "the handle of a per-handle connector")
-	fs.BoolVar(&f.gateway, "gateway", false, "the shared app URL (one connector for every handle)")
-	fs.StringVar(&f.baseDomain, "base-domain", defaultBaseDomain, "the environment's base domain, optionally with :port")
-	fs.StringVar(&f.serverURL, "server-url", "", "the connector's MCP URL itself, instead of deriving it from --base-domain")
-	fs.BoolVar(&f.compat, "compat", false, "the connector uses the compatibility URL https://ai.{base-domain}/mcp/{handle}/mcp (with --handle)")
-	fs.StringVar(&f.expectedIssuer, "expected-issuer", "", "the authorization server discovery must advertise (default: the environment's issuer)")
+	f.register(fs)
 	fs.StringVar(&f.clientID, "client-id", "", "the connector's OAuth client id, to check its callback (with --redirect-uri)")
 	fs.StringVar(&f.redirectURI, "redirect-uri", "", "the connector's exact callback URL, to check that --client-id has it registered")
 	fs.StringVar(&f.registrationToken, "registration-access-token", "", "read --client-id with this token (RFC 7592) instead of probing the authorization endpoint (or $"+tokenEnv+")")
@@ -120,16 +108,9 @@ func doctorCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.sessionID, "session-id", "", "the connector's Mcp-Session-Id, to check its handle (with --token)")
 	fs.StringVar(&f.output, "o", "text", "output: text or json")
 	fs.StringVar(&f.output, "output", "text", "same as -o")
-	fs.StringVar(&f.caFile, "ca-file", "", "PEM certificates to trust besides the system's (the local stack's .local/tls.crt)")
-	fs.DurationVar(&f.timeout, "timeout", connect.DefaultTimeout, "timeout of each request")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := f.parse(fs, args); !ok {
+		return code
 	}
-	f.set = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.registrationToken == "" {
 		f.registrationToken = os.Getenv(tokenEnv)
 	}
@@ -174,17 +155,6 @@ func (f *doctorFlags) validate() (*target, error) {
 	default:
 		return nil, fmt.Errorf("-o %q: must be text or json", f.output)
 	}
-	if f.handle != "" && f.gateway {
-		return nil, errors.New("--handle and --gateway are exclusive: a connector is for one handle or for the shared app URL")
-	}
-	if f.handle != "" {
-		if msgs := validation.IsDNS1123Label(f.handle); len(msgs) > 0 {
-			return nil, fmt.Errorf("--handle %q is not a handle name: %s", f.handle, strings.Join(msgs, "; "))
-		}
-	}
-	if f.compat && f.handle == "" {
-		return nil, errors.New("--compat needs --handle: the compatibility URL is https://ai.{base-domain}/mcp/{handle}/mcp")
-	}
 	if (f.clientID == "") != (f.redirectURI == "") {
 		return nil, errors.New("--client-id and --redirect-uri go together: the check is whether that client has that exact callback registered")
 	}
@@ -199,47 +169,7 @@ func (f *doctorFlags) validate() (*target, error) {
 	if f.sessionID != "" && !f.tokenGiven {
 		return nil, errors.New("--session-id needs --token (or $" + accessTokenEnv + "): a session is only used with the token that opened it")
 	}
-	if f.timeout <= 0 {
-		return nil, errors.New("--timeout must be positive")
-	}
-	// The target, with setup's rules (setupFlags.validate and serverTarget).
-	sf := &setupFlags{handle: f.handle, gateway: f.gateway, serverURL: f.serverURL, baseDomain: f.baseDomain,
-		compat: f.compat, output: "text", set: f.set}
-	t := &target{}
-	if f.serverURL != "" {
-		if err := sf.serverTarget(t); err != nil {
-			return nil, err
-		}
-	} else {
-		if f.handle == "" && !f.gateway {
-			return nil, errors.New("one of --handle HANDLE, --gateway or --server-url URL is required")
-		}
-		env, err := newEnvironment(f.baseDomain)
-		if err != nil {
-			return nil, err
-		}
-		t.env, t.hasEnv = env, true
-		t.handle, t.gateway, t.compat = f.handle, f.gateway, f.compat
-		switch {
-		case f.gateway:
-			t.url = env.gatewayURL()
-		case f.compat:
-			t.url = env.compatibilityURL(f.handle)
-		default:
-			t.url = env.hostedURL(f.handle)
-		}
-	}
-	switch {
-	case f.expectedIssuer != "":
-		u, err := url.Parse(f.expectedIssuer)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("--expected-issuer %q must be an https URL without query or fragment", f.expectedIssuer)
-		}
-		t.issuer = strings.TrimSuffix(f.expectedIssuer, "/")
-	case t.hasEnv:
-		t.issuer = t.env.issuer()
-	}
-	return t, nil
+	return f.target(false)
 }
 
 // doctor walks the steps; each adds a check.

@@ -11,14 +11,12 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
-	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
 const setupName = "setup-chatgpt-mcp-oauth"
@@ -72,14 +70,11 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // setupFlags are the command line of setup-chatgpt-mcp-oauth.
 type setupFlags struct {
-	handle, serverURL, baseDomain, expectedIssuer string
-	gateway, compat, replace                      bool
-	redirectURIs                                  stringList
-	scopes, clientName, tokenAuthMethod, name     string
-	clientID, registrationToken                   string
-	output, caFile                                string
-	timeout                                       time.Duration
-	set                                           map[string]bool
+	targetFlags
+	replace                                   bool
+	redirectURIs                              stringList
+	scopes, clientName, tokenAuthMethod, name string
+	clientID, registrationToken               string
 }
 
 // target is the MCP URL to connect and what it is bound to.
@@ -123,13 +118,8 @@ func setupCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, setupUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&f.handle, "handle", "", "the handle of a per-handle connector")
-	fs.BoolVar(&f.gateway, "gateway", false, "the shared app URL (one connector for every handle)")
+	f.register(fs)
 	fs.Var(&f.redirectURIs, "redirect-uri", "an exact callback URL to allowlist (repeatable; at least one; https)")
-	fs.StringVar(&f.baseDomain, "base-domain", defaultBaseDomain, "the environment's base domain, optionally with :port")
-	fs.StringVar(&f.serverURL, "server-url", "", "the MCP URL itself, instead of deriving it from --base-domain")
-	fs.BoolVar(&f.compat, "compat", false, "use the compatibility URL https://ai.{base-domain}/mcp/{handle}/mcp (with --handle)")
-	fs.StringVar(&f.expectedIssuer, "expected-issuer", "", "the authorization server discovery must advertise (default: the environment's issuer)")
 	fs.StringVar(&f.scopes, "scopes", "", `default scopes to register, space- or comma-separated (default: the 401 challenge's scope; "mcp.connect skills.read" for -o yaml)`)
 	fs.StringVar(&f.clientName, "client-name", "", `the name on the consent page (default "ChatGPT (HANDLE)" or "ChatGPT (shared app)")`)
 	fs.StringVar(&f.tokenAuthMethod, "token-endpoint-auth-method", "none", "none (public client with PKCE, what ChatGPT needs), client_secret_basic or client_secret_post")
@@ -139,16 +129,9 @@ func setupCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.name, "name", "", "-o yaml: the OAuthClient's name, which is its client_id (default HANDLE-chatgpt or gateway-chatgpt)")
 	fs.StringVar(&f.output, "o", "text", "output: text, json, or yaml (an OAuthClient manifest; registers nothing)")
 	fs.StringVar(&f.output, "output", "text", "same as -o")
-	fs.StringVar(&f.caFile, "ca-file", "", "PEM certificates to trust besides the system's (the local stack's .local/tls.crt)")
-	fs.DurationVar(&f.timeout, "timeout", connect.DefaultTimeout, "timeout of each request")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := f.parse(fs, args); !ok {
+		return code
 	}
-	f.set = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.registrationToken == "" {
 		f.registrationToken = os.Getenv(tokenEnv)
 	}
@@ -228,17 +211,6 @@ func (f *setupFlags) validate() (*target, error) {
 		}
 	}
 	f.redirectURIs = uris
-	if f.handle != "" && f.gateway {
-		return nil, usagef("--handle and --gateway are exclusive: a connector is for one handle or for the shared app URL")
-	}
-	if f.handle != "" {
-		if msgs := validation.IsDNS1123Label(f.handle); len(msgs) > 0 {
-			return nil, usagef("--handle %q is not a handle name: %s", f.handle, strings.Join(msgs, "; "))
-		}
-	}
-	if f.compat && f.handle == "" {
-		return nil, usagef("--compat needs --handle: the compatibility URL is https://ai.{base-domain}/mcp/{handle}/mcp")
-	}
 	if (f.clientID == "") != (f.registrationToken == "") {
 		return nil, usagef("--client-id and --registration-access-token go together: the token returned when the client was registered authorizes its repair")
 	}
@@ -253,9 +225,6 @@ func (f *setupFlags) validate() (*target, error) {
 	default:
 		return nil, usagef("--token-endpoint-auth-method %q: must be none, client_secret_basic or client_secret_post", f.tokenAuthMethod)
 	}
-	if f.timeout <= 0 {
-		return nil, usagef("--timeout must be positive")
-	}
 	if f.set["scopes"] {
 		scopes := splitScopes(f.scopes)
 		if len(scopes) == 0 {
@@ -268,43 +237,11 @@ func (f *setupFlags) validate() (*target, error) {
 		}
 	}
 
-	t := &target{}
-	if f.serverURL != "" {
-		if err := f.serverTarget(t); err != nil {
-			return nil, err
-		}
-	} else {
-		if f.handle == "" && !f.gateway {
-			return nil, usagef("one of --handle HANDLE, --gateway or --server-url URL is required")
-		}
-		env, err := newEnvironment(f.baseDomain)
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		t.env, t.hasEnv = env, true
-		t.handle, t.gateway, t.compat = f.handle, f.gateway, f.compat
-		switch {
-		case f.gateway:
-			t.url = env.gatewayURL()
-		case f.compat:
-			t.url = env.compatibilityURL(f.handle)
-		default:
-			t.url = env.hostedURL(f.handle)
-		}
+	t, err := f.target(f.output == "yaml")
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case f.expectedIssuer != "":
-		u, err := url.Parse(f.expectedIssuer)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, usagef("--expected-issuer %q must be an https URL without query or fragment", f.expectedIssuer)
-		}
-		t.issuer = f.expectedIssuer
-		if u.Path == "/" {
-			t.issuer = strings.TrimSuffix(t.issuer, "/")
-		}
-	case t.hasEnv:
-		t.issuer = t.env.issuer()
-	case f.output != "yaml":
+	if t.issuer == "" && f.output != "yaml" {
 		return nil, usagef("cannot tell which authorization server %s should advertise: pass --expected-issuer URL (or --base-domain)", t.url)
 	}
 	if f.name != "" {
@@ -313,57 +250,6 @@ func (f *setupFlags) validate() (*target, error) {
 		}
 	}
 	return t, nil
-}
-
-// serverTarget takes the MCP URL from --server-url and its binding from
-// --handle/--gateway or from the URL's shape.
-func (f *setupFlags) serverTarget(t *target) error {
-	if f.compat {
-		return usagef("--compat derives the URL from --base-domain; with --server-url give the compatibility URL itself")
-	}
-	u, err := url.Parse(f.serverURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return usagef("--server-url %q must be an absolute https URL without user, query or fragment", f.serverURL)
-	}
-	t.url = f.serverURL
-	if f.set["base-domain"] {
-		if t.env, err = newEnvironment(f.baseDomain); err != nil {
-			return usagef("%v", err)
-		}
-		t.hasEnv = true
-	} else {
-		t.env, t.hasEnv = environmentOf(u)
-	}
-	// The binding the URL's shape implies.
-	shapeHandle, shapeGateway, shapeKnown := "", false, false
-	if rest, ok := strings.CutPrefix(u.Path, platform.MCPPath+"/"); ok {
-		if h, ok := strings.CutSuffix(rest, platform.MCPPath); ok && h != "" && !strings.Contains(h, "/") {
-			shapeHandle, shapeKnown, t.compat = h, true, true
-		}
-	} else if u.Path == platform.MCPPath && t.hasEnv {
-		if h, ok := t.env.handleOfHost(u.Host); ok {
-			shapeHandle, shapeKnown = h, true
-		} else if strings.EqualFold(u.Host, t.env.gateway) {
-			shapeGateway, shapeKnown = true, true
-		}
-	}
-	switch {
-	case f.handle != "":
-		if shapeKnown && shapeHandle != f.handle {
-			return usagef("--handle %s does not match --server-url %s", f.handle, f.serverURL)
-		}
-		t.handle = f.handle
-	case f.gateway:
-		if shapeKnown && !shapeGateway {
-			return usagef("--gateway does not match --server-url %s, which is a handle's URL", f.serverURL)
-		}
-		t.gateway = true
-	case shapeKnown:
-		t.handle, t.gateway = shapeHandle, shapeGateway
-	case f.output == "yaml":
-		return usagef("cannot tell which handle %s serves: pass --handle HANDLE or --gateway", f.serverURL)
-	}
-	return nil
 }
 
 // checkRedirectURI accepts an absolute https URL, exactly as it will be

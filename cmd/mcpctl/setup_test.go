@@ -442,7 +442,8 @@ func TestSetupFlagErrors(t *testing.T) {
 		"--handle acme --base-domain localhost:8443": "https://acme.mcp.localhost:8443/mcp",
 		"--gateway --base-domain localhost:8443":     "https://localhost:8443/mcp",
 	} {
-		f := &setupFlags{redirectURIs: stringList{cb1}, output: "text", baseDomain: defaultBaseDomain, tokenAuthMethod: "none", timeout: time.Second, set: map[string]bool{}}
+		f := &setupFlags{targetFlags: targetFlags{output: "text", baseDomain: defaultBaseDomain, timeout: time.Second, set: map[string]bool{}},
+			redirectURIs: stringList{cb1}, tokenAuthMethod: "none"}
 		fields := strings.Fields(args)
 		for i := 0; i < len(fields); i++ {
 			switch fields[i] {
