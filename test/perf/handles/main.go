@@ -11,7 +11,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -217,7 +216,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	}
 	res.writes = operatorWrites(before, after)
 	// VmHWM is the peak over the process's life; read it while it is alive.
-	if res.hwm, err = procStatusBytes(op.PID(), "VmHWM"); err != nil {
+	if res.hwm, err = proc.StatusBytes(op.PID(), "VmHWM"); err != nil {
 		return err
 	}
 	res.sampled = op.maxRSS.Load()
@@ -377,7 +376,7 @@ func (op *operator) sampleRSS() {
 		case <-op.Exited():
 			return
 		case <-tick.C:
-			if rss, err := procStatusBytes(op.PID(), "VmRSS"); err == nil && rss > op.maxRSS.Load() {
+			if rss, err := proc.StatusBytes(op.PID(), "VmRSS"); err == nil && rss > op.maxRSS.Load() {
 				op.maxRSS.Store(rss)
 			}
 		}
@@ -587,24 +586,6 @@ func operatorWrites(before, after map[string]float64) map[string]float64 {
 	return writes
 }
 
-// procStatusBytes reads a kB field such as VmRSS of /proc/<pid>/status.
-func procStatusBytes(pid int, field string) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the operator's memory: %w", err)
-	}
-	for line := range bytes.Lines(data) {
-		if v, ok := bytes.CutPrefix(line, []byte(field+":")); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(string(v)), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("failed to parse %s %q: %w", field, v, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
 // row is one line of the report.
 type row struct{ name, value string }
 
@@ -623,7 +604,7 @@ func report(o options, r results) []row {
 		{"Operator / ceiling(N)", fmt.Sprintf("%.2f×", r.converge.Seconds()/r.ceilingN.Seconds())},
 		{"Operator / ceiling(N×K)", fmt.Sprintf("%.2f×", r.converge.Seconds()/r.ceilingNK.Seconds())},
 		{"Operator writes per handle until converged (measured)", writesSummary(r.writes, o.n)},
-		{"Operator peak memory", fmt.Sprintf("%.0f MiB RSS (VmHWM; largest sample %.0f MiB)", mib(r.hwm), mib(r.sampled))},
+		{"Operator peak memory", fmt.Sprintf("%.0f MiB RSS (VmHWM; largest sample %.0f MiB)", proc.MiB(r.hwm), proc.MiB(r.sampled))},
 		{"Operator flags", fmt.Sprintf("--kube-api-qps=%g --kube-api-burst=%d --max-concurrent-reconciles=%d", o.qps, o.burst, o.reconciles)},
 		{"CPUs, Go", fmt.Sprintf("%d, %s", runtime.NumCPU(), runtime.Version())},
 		{"Command", strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")},
@@ -646,8 +627,6 @@ func writesSummary(writes map[string]float64, n int) string {
 	}
 	return fmt.Sprintf("%.2f (%s)", total/float64(n), strings.Join(parts, ", "))
 }
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func printText(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

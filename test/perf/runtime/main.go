@@ -214,7 +214,7 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 	}
 	startup := time.Since(startedAt)
 	time.Sleep(o.settle)
-	idleRSS, err := procStatusBytes(rt.PID(), "VmRSS")
+	idleRSS, err := proc.StatusBytes(rt.PID(), "VmRSS")
 	if err != nil {
 		return nil, err
 	}
@@ -225,11 +225,11 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 		return nil, err
 	}
 	time.Sleep(o.settle)
-	rss, err := procStatusBytes(rt.PID(), "VmRSS")
+	rss, err := proc.StatusBytes(rt.PID(), "VmRSS")
 	if err != nil {
 		return nil, err
 	}
-	hwm, err := procStatusBytes(rt.PID(), "VmHWM")
+	hwm, err := proc.StatusBytes(rt.PID(), "VmHWM")
 	if err != nil {
 		return nil, err
 	}
@@ -244,11 +244,11 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 		{"Handles, grants", fmt.Sprintf("%d, %d (status set: %t)", o.handles, o.grants, o.grantStatus)},
 		{"Created in", fmt.Sprintf("handles %.1f s, grants %.1f s (%d workers)", handlesTook.Seconds(), grantsTook.Seconds(), o.workers)},
 		{"Runtime start until /healthz", fmt.Sprintf("%.1f s", startup.Seconds())},
-		{"Runtime RSS after start (idle)", fmt.Sprintf("%.0f MiB", mib(idleRSS))},
+		{"Runtime RSS after start (idle)", fmt.Sprintf("%.0f MiB", proc.MiB(idleRSS))},
 		{fmt.Sprintf("MCP pings, one per grant (%d concurrent)", o.concurrency),
 			fmt.Sprintf("%d in %.1f s (%.0f/s), p50 %s, p99 %s", len(lat), touchTook.Seconds(), float64(len(lat))/touchTook.Seconds(),
 				q(0.5).Round(time.Microsecond), q(0.99).Round(time.Microsecond))},
-		{"Runtime RSS after every grant was used", fmt.Sprintf("%.0f MiB (VmRSS); peak %.0f MiB (VmHWM); largest sample %.0f MiB", mib(rss), mib(hwm), mib(rt.maxRSS.Load()))},
+		{"Runtime RSS after every grant was used", fmt.Sprintf("%.0f MiB (VmRSS); peak %.0f MiB (VmHWM); largest sample %.0f MiB", proc.MiB(rss), proc.MiB(hwm), proc.MiB(rt.maxRSS.Load()))},
 		{"Runtime Go heap (last GC before stop, gctrace)", gc},
 		{"CPUs, Go", fmt.Sprintf("%d, %s", goruntime.NumCPU(), goruntime.Version())},
 		{"Command", strings.Join(append([]string{"runtime"}, os.Args[1:]...), " ")},
@@ -425,7 +425,7 @@ func startRuntime(o options, configPath, kubeconfig, addr string) (*runtimeProc,
 			case <-p.Exited():
 				return
 			case <-tick.C:
-				if rss, err := procStatusBytes(p.PID(), "VmRSS"); err == nil && rss > rp.maxRSS.Load() {
+				if rss, err := proc.StatusBytes(p.PID(), "VmRSS"); err == nil && rss > rp.maxRSS.Load() {
 					rp.maxRSS.Store(rss)
 				}
 			}
@@ -510,25 +510,5 @@ func liveHeap(line string) (float64, bool) {
 	}
 	return 0, false
 }
-
-// procStatusBytes reads a kB field such as VmRSS of /proc/<pid>/status.
-func procStatusBytes(pid int, field string) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the runtime's memory: %w", err)
-	}
-	for line := range bytes.Lines(data) {
-		if v, ok := bytes.CutPrefix(line, []byte(field+":")); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(string(v)), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("failed to parse %s %q: %w", field, v, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func step(msg string) { fmt.Fprintln(os.Stderr, ">>", msg) }
