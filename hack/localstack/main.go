@@ -110,6 +110,12 @@ func run(ctx context.Context) error {
 			fmt.Fprintln(os.Stderr, "localstack: failed to stop the control plane:", err)
 		}
 	}()
+	step("starting kube-controller-manager's garbage collector (deleting a Handle removes what it owned)")
+	stopGC, err := cp.StartGarbageCollector()
+	if err != nil {
+		return err
+	}
+	defer stopGC()
 	kubeconfig := filepath.Join(localDir, "kubeconfig")
 	kc, err := cp.Kubeconfig()
 	if err != nil {
