@@ -81,6 +81,12 @@ edge: controlplane edge-tools ## Run only the edge test (test/edge): operator, c
 	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) \
 		$(GO) test -count=1 -v -run TestEdge ./test/edge
 
+.PHONY: e2e
+e2e: build controlplane clients chromium edge-tools ## Run the end-to-end suite (test/e2e): the whole stack on free loopback ports, the SDK client, mcpctl and Chromium through Traefik.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) CHROMIUM=$$(hack/chromium.sh) \
+		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) \
+		$(GO) test -count=1 -v -timeout 15m -run TestE2E ./test/e2e
+
 .PHONY: verify
 verify: generate manifests helm ## Fail if generated files, the chart's golden output, go.mod or formatting are out of date.
 	@git diff --exit-code -- $(GENERATED) || { echo "generated files are out of date: run 'make generate manifests' and commit the result" >&2; exit 1; }
@@ -104,6 +110,20 @@ bench-handles: ## Measure the operator on 5,000 Handles against the apiserver's 
 	$(GO) build -o bin/ ./cmd/manager
 	$(GO) run ./test/perf/handles -n 5000 $(BENCH_FLAGS)
 bench-runtime: ; $(GO) build -o bin/ ./cmd/runtime && $(GO) test -run XXX -bench . -benchtime 50x -count 5 ./test/perf/runtime && $(GO) run ./test/perf/runtime $(BENCH_FLAGS) ## MCP runtime vs a plain proxy and a bare handler, then its memory with 5,000 handles and 50,000 grants (docs/performance.md).
+
+# Fuzz targets (package:Fuzz...) that `make fuzz` runs for FUZZ_TIME each; their seed corpora also run in every go test.
+FUZZ_TARGETS := internal/connect:FuzzParseWWWAuthenticate runtime/tokens:FuzzVerifyAccess \
+	internal/platform:FuzzResourceAt internal/platform:FuzzResourceOf \
+	runtime/endpoint:FuzzBearer runtime/endpoint:FuzzScopeCheck runtime/endpoint:FuzzChallenge \
+	runtime/oauth:FuzzRedirectURIMatching runtime/oauth:FuzzRedirectLocation runtime/oauth:FuzzRegistrationBody \
+	runtime/oauth:FuzzParseClientMetadataDocument runtime/oauth:FuzzCheckClientIDURL runtime/oauth:FuzzProtectedResourceMetadata \
+	runtime/registry:FuzzRegistrationMetadata
+FUZZ_TIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZ_TIME (default 10s) each (docs/reliability.md has the longer run).
+	@for t in $(FUZZ_TARGETS); do pkg=./$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZ_TIME))"; \
+		$(GO) test -count=1 -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZ_TIME) $$pkg | grep -v '^fuzz: elapsed' || exit 1; done
 
 .PHONY: help
 help: ## Show this help.

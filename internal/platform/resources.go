@@ -77,10 +77,25 @@ func (c *Config) IsGatewayHost(hostport string) bool {
 // HandleOfHost returns the handle of a hosted host {handle}.{mcpDomain}.
 func (c *Config) HandleOfHost(host string) (string, bool) {
 	label, ok := strings.CutSuffix(host, "."+c.MCPDomain)
-	if !ok || label == "" || strings.Contains(label, ".") {
+	if !ok || !handleName(label) {
 		return "", false
 	}
 	return label, true
+}
+
+// handleName reports whether s can be a Handle's name, a DNS label (RFC 1123:
+// lower-case letters, digits and '-', at most 63). Anything else names no
+// handle, so every resource's canonical URL parses back to the same resource.
+func handleName(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // requestHost returns the lower-cased host of a Host header when its port,
@@ -103,7 +118,7 @@ func compatHandle(path string) (string, bool) {
 		return "", false
 	}
 	handle, ok := strings.CutSuffix(rest, MCPPath)
-	if !ok || handle == "" || strings.Contains(handle, "/") {
+	if !ok || !handleName(handle) {
 		return "", false
 	}
 	return handle, true

@@ -107,7 +107,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 // gives the most useful answer: route and Origin, then the handle of the
 // URL, the bearer, the handle of the token, the session.
 func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*principal.Principal, *problem) {
-	if origin := r.Header.Get("Origin"); origin != "" && !e.allowedOrigin(origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !e.allowedOrigin(origin, res) {
 		return nil, &problem{status: http.StatusForbidden, code: CodeForbiddenOrigin, description: fmt.Sprintf("requests from the web origin %s are not accepted", origin)}
 	}
 	var h *mcpv1alpha1.Handle
@@ -200,7 +200,9 @@ func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
 // authorize checks the scopes of every message against the token's; the
 // challenge asks for all of them at once so one re-authorization is enough.
 func (e *Endpoint) authorize(p *principal.Principal, msgs []message) *problem {
-	var want tokens.ScopeSet
+	// Every request needs mcp.connect, also one whose body no message
+	// could be read from.
+	want, _ := tokens.NewScopeSet(mcpv1alpha1.ScopeMCPConnect)
 	for _, m := range msgs {
 		want |= needed(e.Tools, p.Handle, m)
 	}
@@ -224,9 +226,10 @@ func joinScopes(scopes []mcpv1alpha1.Scope) string {
 	return strings.Join(names, " ")
 }
 
-// allowedOrigin accepts the origins of the platform's own hosts: browsers
-// on other sites may not drive a user's MCP session (DNS rebinding).
-func (e *Endpoint) allowedOrigin(origin string) bool {
+// allowedOrigin accepts the gateway host's origin and the hosted origin of
+// the handle the URL addresses: browsers on other sites, another handle's
+// host included, may not drive a user's MCP session (DNS rebinding).
+func (e *Endpoint) allowedOrigin(origin string, res platform.Resource) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Scheme != "https" || u.Path != "" {
 		return false
@@ -234,7 +237,5 @@ func (e *Endpoint) allowedOrigin(origin string) bool {
 	if e.Config.IsGatewayHost(u.Host) {
 		return true
 	}
-	host := u.Hostname()
-	_, ok := e.Config.HandleOfHost(host)
-	return ok && e.Config.HostedURL(strings.TrimSuffix(host, "."+e.Config.MCPDomain)) == origin+platform.MCPPath
+	return res.Handle != "" && e.Config.HostedURL(res.Handle) == origin+platform.MCPPath
 }

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -25,7 +26,10 @@ type message struct {
 
 // readMessages reads the body and returns it with the messages it holds (one
 // object, or a batch in protocol versions that allow them). A body that is
-// not JSON is passed on as it is: mcp-go answers the parse error.
+// not JSON is passed on as it is: mcp-go answers the parse error. A message
+// with a value of the wrong type somewhere (say "params":{"name":5} on a
+// tools/list, which mcp-go accepts) is kept as far as it decoded, so its
+// method is still checked.
 func readMessages(w http.ResponseWriter, r *http.Request) ([]byte, []message, *problem) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -37,7 +41,8 @@ func readMessages(w http.ResponseWriter, r *http.Request) ([]byte, []message, *p
 		_ = json.Unmarshal(trimmed, &msgs)
 	} else {
 		var m message
-		if json.Unmarshal(trimmed, &m) == nil {
+		var typeErr *json.UnmarshalTypeError
+		if err := json.Unmarshal(trimmed, &m); err == nil || errors.As(err, &typeErr) {
 			msgs = []message{m}
 		}
 	}

@@ -422,9 +422,13 @@ func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataD
 	if err := json.Unmarshal(body, &members); err != nil || members == nil {
 		return nil, "the document is not a JSON object"
 	}
-	for _, secret := range []string{"client_secret", "client_secret_expires_at"} {
-		if _, ok := members[secret]; ok {
-			return nil, "the document contains " + secret + ": a metadata document client must not have a shared secret"
+	// Member names are compared as encoding/json matches them to fields,
+	// ignoring case, so no spelling of a secret slips through.
+	for name := range members {
+		for _, secret := range []string{"client_secret", "client_secret_expires_at"} {
+			if strings.EqualFold(name, secret) {
+				return nil, "the document contains " + secret + ": a metadata document client must not have a shared secret"
+			}
 		}
 	}
 	var doc ClientMetadataDocument
