@@ -53,6 +53,10 @@ edge-tools: ## Build (once per version) Traefik and cert-manager's controller, t
 	hack/build-traefik.sh >/dev/null
 	hack/build-cert-manager.sh >/dev/null
 
+.PHONY: dex
+dex: ## Build (once per version) Dex, the OpenID Connect provider of the sign-in tests, into bin/dex/.
+	hack/build-dex.sh >/dev/null
+
 .PHONY: chart-golden
 chart-golden: helm ## Rewrite the chart's golden helm template output (test/helm/testdata/golden).
 	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -run 'TestGolden' ./test/helm -update
@@ -72,9 +76,9 @@ run: build controlplane edge-tools ## Run the local stack in the foreground unti
 ##@ Checks
 
 .PHONY: test
-test: controlplane clients helm chromium edge-tools ## Run every test suite against a real apiserver.
+test: controlplane clients helm chromium edge-tools dex ## Run every test suite against a real apiserver.
 	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) CHROMIUM=$$(hack/chromium.sh) \
-		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) DEX=$$(hack/build-dex.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
 .PHONY: edge
 edge: controlplane edge-tools ## Run only the edge test (test/edge): operator, cert-manager, Traefik and a runtime, timed.
@@ -97,6 +101,7 @@ verify: generate manifests helm ## Fail if generated files, the chart's golden o
 	cd hack/controlplane && $(GO) mod tidy -diff
 	cd hack/helm && $(GO) mod tidy -diff
 	cd hack/cert-manager && $(GO) mod tidy -diff
+	cd hack/dex && $(GO) mod tidy -diff
 	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -short -run 'TestGolden|TestCRDs' ./test/helm || { echo "the chart's golden output is out of date: run 'make chart-golden' and review the diff" >&2; exit 1; }
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
