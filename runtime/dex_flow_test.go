@@ -112,7 +112,7 @@ func TestDexSignIn(t *testing.T) {
 	began := time.Now()
 	d, err := dex.Start(ctx, bin, dex.Config{
 		Addr: addr, Dir: t.TempDir(),
-		Users: []dex.User{{Email: "grace@example.com", Password: dexPassword, Username: "grace", UserID: "5c1e7a4e-grace", Groups: []string{"research", "staff"}}},
+		Users:   []dex.User{{Email: "grace@example.com", Password: dexPassword, Username: "grace", UserID: "5c1e7a4e-grace", Groups: []string{"research", "staff"}}},
 		Clients: []dex.Client{{ID: "mcp-runtime", Secret: dexClientSecret, RedirectURIs: []string{redirectURI}, Name: "MCP"}},
 	})
 	if err != nil {
