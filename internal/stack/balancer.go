@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 )
 
-// balancer stands in for kube-proxy: it listens on the runtime Service's
+// Balancer stands in for kube-proxy: it listens on the runtime Service's
 // clusterIP and port and passes each TCP connection, round-robin, to one of
 // the runtime replicas. Traefik (with native load balancing) sends requests
 // to the clusterIP, as it would in a cluster; the apiserver refuses loopback
@@ -16,25 +16,25 @@ import (
 // itself. Traefik keeps no idle backend connections in the local stack
 // (serversTransport.maxIdleConnsPerHost=-1), so every request is a new
 // connection and any step of a flow may land on either replica.
-type balancer struct {
+type Balancer struct {
 	l        net.Listener
 	backends []string
 	next     atomic.Uint64
 	wg       sync.WaitGroup
 }
 
-func startBalancer(addr string, backends []string) (*balancer, error) {
+func StartBalancer(addr string, backends []string) (*Balancer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("the runtime Service's address %s: %w", addr, err)
 	}
-	b := &balancer{l: l, backends: backends}
+	b := &Balancer{l: l, backends: backends}
 	b.wg.Add(1)
 	go b.serve()
 	return b, nil
 }
 
-func (b *balancer) serve() {
+func (b *Balancer) serve() {
 	defer b.wg.Done()
 	for {
 		in, err := b.l.Accept()
@@ -67,7 +67,7 @@ func pipe(in net.Conn, target string) {
 	<-done
 }
 
-func (b *balancer) Stop() {
+func (b *Balancer) Stop() {
 	_ = b.l.Close()
 	b.wg.Wait()
 }
