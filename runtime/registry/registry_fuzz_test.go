@@ -12,6 +12,11 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
+// acceptable is the CRD's scheme rule: https, or http on a loopback name.
+func acceptable(u *url.URL) bool {
+	return u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname())
+}
+
 // FuzzRegistrationMetadata validates any RFC 7591 request body as the
 // registration endpoint does: an accepted one becomes a spec the OAuthClient
 // CRD accepts (1 to 16 https, or loopback http, redirect URIs without
@@ -53,7 +58,7 @@ func FuzzRegistrationMetadata(f *testing.F) {
 		for _, raw := range spec.RedirectURIs {
 			u, err := url.Parse(string(raw))
 			if err != nil || len(raw) > 2048 || strings.Contains(string(raw), "#") || u.Host == "" ||
-				!(u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname())) {
+				!acceptable(u) {
 				t.Fatalf("%q: accepted redirect URI %q", body, raw)
 			}
 			if !slices.Contains(md.RedirectURIs, string(raw)) {

@@ -75,7 +75,7 @@ func TestOpenRedirects(t *testing.T) {
 	}
 	// A req that is not a request this runtime sealed: forged, altered, or
 	// another purpose's sealed value.
-	page := s.consent(t, authorizeURL(nil), "alice@example.com")
+	page := s.consent(t, authorizeURL(nil))
 	form := fields(t, page)
 	sealed := form.Get("req")
 	for name, req := range map[string]string{"forged": "eyJ4IjoxfQ.AAAA", "altered": sealed[:len(sealed)-2] + "AA", "a CSRF token": form.Get("csrf"), "empty": ""} {
@@ -129,7 +129,7 @@ func TestTokenOfAnotherHandle(t *testing.T) {
 // member of, or that does not exist, is refused and no grant is made.
 func TestGatewayHandleChoice(t *testing.T) {
 	s := newStack(t)
-	page := s.consent(t, authorizeURL(url.Values{"client_id": {"sec-gateway"}, "redirect_uri": {gatewayCallback}, "resource": {issuer + "/mcp"}}), "alice@example.com")
+	page := s.consent(t, authorizeURL(url.Values{"client_id": {"sec-gateway"}, "redirect_uri": {gatewayCallback}, "resource": {issuer + "/mcp"}}))
 	if !strings.Contains(page, `name="handle" value="acme"`) || strings.Contains(page, `value="beta"`) {
 		t.Fatalf("the handle picker:\n%s", page)
 	}
@@ -156,7 +156,7 @@ func TestGatewayHandleChoice(t *testing.T) {
 // widen a grant.
 func TestScopesBeyondTheMembersLimit(t *testing.T) {
 	s := newStack(t)
-	page := s.consent(t, authorizeURL(url.Values{"scope": {"mcp.connect skills.read links.write"}}), "alice@example.com")
+	page := s.consent(t, authorizeURL(url.Values{"scope": {"mcp.connect skills.read links.write"}}))
 	if !strings.Contains(page, "You may not approve links.write on the handle acme.") || strings.Contains(page, `value="approve"`) {
 		t.Fatalf("consent page beyond the limit:\n%s", page)
 	}
@@ -178,10 +178,10 @@ func TestScopesBeyondTheMembersLimit(t *testing.T) {
 // nothing else refuses it.
 func TestConsentWithoutCSRF(t *testing.T) {
 	s := newStack(t)
-	page := s.consent(t, authorizeURL(nil), "alice@example.com")
+	page := s.consent(t, authorizeURL(nil))
 	form := fields(t, page)
 	other := newStack(t)
-	otherCSRF := fields(t, other.consent(t, authorizeURL(nil), "alice@example.com")).Get("csrf")
+	otherCSRF := fields(t, other.consent(t, authorizeURL(nil))).Get("csrf")
 	before := connections(t, "sec-acme")
 	for name, csrf := range map[string]string{"none": "", "forged": "forged", "another session's": otherCSRF, "the sealed request": form.Get("req")} {
 		f := url.Values{"req": {form.Get("req")}, "decision": {"approve"}}
@@ -228,7 +228,7 @@ func TestHostileMarkupIsEscaped(t *testing.T) {
 	auth := authorizeURL(url.Values{"client_id": {id}, "redirect_uri": {hostileRedirect}})
 	r = s.do(t, "GET", auth, nil)
 	pages["login"] = s.do(t, "GET", issuer+r.Header.Get("Location"), nil)
-	pages["consent"] = response{nil, s.consent(t, auth, "alice@example.com")}
+	pages["consent"] = response{nil, s.consent(t, auth)}
 	pages["error: client_id"] = s.do(t, "GET", authorizeURL(url.Values{"client_id": {`<script>alert(4)</script>`}}), nil)
 	pages["error: redirect_uri"] = s.do(t, "GET", authorizeURL(url.Values{"redirect_uri": {`https://x/"><script>alert(5)</script>`}}), nil)
 	for name, p := range pages {

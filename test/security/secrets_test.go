@@ -268,7 +268,7 @@ func TestNoSecretsInLogsOrEvents(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+regToken+"x")
 	s.send(t, req)
 
-	page := s.consent(t, authorizeURL(url.Values{"client_id": {id}, "redirect_uri": {"https://logs.example/cb"}}), "alice@example.com")
+	page := s.consent(t, authorizeURL(url.Values{"client_id": {id}, "redirect_uri": {"https://logs.example/cb"}}))
 	code := keep(s.approve(t, page, nil))
 	tokenReq := func(form url.Values) map[string]any {
 		req, _ := http.NewRequest("POST", issuer+"/oauth/token", strings.NewReader(form.Encode()))

@@ -244,15 +244,15 @@ func authorizeURL(extra url.Values) string {
 	return issuer + "/oauth/authorize?" + q.Encode()
 }
 
-// consent sends an authorization request, signs in as email when there is
+// consent sends an authorization request, signs in as alice when there is
 // no session yet, and returns the consent page.
-func (s *stack) consent(t *testing.T, authURL, email string) string {
+func (s *stack) consent(t *testing.T, authURL string) string {
 	t.Helper()
 	r := s.do(t, "GET", authURL, nil)
 	if r.StatusCode == http.StatusFound && strings.HasPrefix(r.Header.Get("Location"), "/ui/login?") {
 		login := s.do(t, "GET", issuer+r.Header.Get("Location"), nil)
 		form := fields(t, login.body)
-		form.Set("email", email)
+		form.Set("email", "alice@example.com")
 		form.Set("password", password)
 		r = s.do(t, "POST", issuer+"/ui/login", form)
 		if r.StatusCode != http.StatusSeeOther {
@@ -297,7 +297,7 @@ func (s *stack) exchange(t *testing.T, clientID, redirectURI, code string) map[s
 // acmeToken runs the whole flow for alice on acme and returns the tokens.
 func (s *stack) acmeToken(t *testing.T) map[string]any {
 	t.Helper()
-	page := s.consent(t, authorizeURL(nil), "alice@example.com")
+	page := s.consent(t, authorizeURL(nil))
 	return s.exchange(t, "sec-acme", callback, s.approve(t, page, nil))
 }
 
