@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -321,7 +322,7 @@ func (s *Stack) start(ctx context.Context) error {
 // logName is a log's path as the user should read it.
 func (s *Stack) logName(name string) string {
 	p := filepath.Join(s.opts.LogDir, name)
-	if r, err := filepath.Rel(controlplane.RepoRoot(), p); err == nil && !filepath.IsAbs(r) && r != "" && r[0] != '.' {
+	if r, err := filepath.Rel(controlplane.RepoRoot(), p); err == nil && !strings.HasPrefix(r, "..") {
 		return r
 	}
 	return p
