@@ -23,6 +23,8 @@ type Balancer struct {
 	wg       sync.WaitGroup
 }
 
+// StartBalancer listens on addr and passes each connection to the next of
+// backends.
 func StartBalancer(addr string, backends []string) (*Balancer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -67,6 +69,7 @@ func pipe(in net.Conn, target string) {
 	<-done
 }
 
+// Stop closes the listener and waits for the accept loop to end.
 func (b *Balancer) Stop() {
 	_ = b.l.Close()
 	b.wg.Wait()
