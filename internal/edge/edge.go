@@ -233,6 +233,10 @@ func StartTraefik(ctx context.Context, c client.Client, opts TraefikOptions) (*T
 		"--providers.kubernetesgateway=true",
 		"--providers.kubernetesgateway.statusAddress.ip=" + host,
 		"--providers.kubernetesgateway.nativeLBByDefault=true",
+		// A new route is served after at most this pause between two
+		// configuration reloads (Traefik's default is 2s), so a handle
+		// applied right after another is not kept waiting.
+		"--providers.providersThrottleDuration=200ms",
 	}
 	p, err := proc.Start(opts.LogPath, []string{"KUBECONFIG=" + opts.Kubeconfig}, bin, append(args, opts.Args...)...)
 	if err != nil {
