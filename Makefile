@@ -86,9 +86,9 @@ edge: controlplane edge-tools ## Run only the edge test (test/edge): operator, c
 		$(GO) test -count=1 -v -run TestEdge ./test/edge
 
 .PHONY: e2e
-e2e: build controlplane clients chromium edge-tools ## Run the end-to-end suite (test/e2e): the whole stack on free loopback ports, the SDK client, mcpctl and Chromium through Traefik.
+e2e: build controlplane clients chromium edge-tools dex ## Run the end-to-end suite (test/e2e): the whole stack on free loopback ports, the SDK client, mcpctl, Chromium and Dex sign-in through Traefik.
 	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) CHROMIUM=$$(hack/chromium.sh) \
-		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) \
+		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) DEX=$$(hack/build-dex.sh) \
 		$(GO) test -count=1 -v -timeout 15m -run TestE2E ./test/e2e
 
 .PHONY: verify

@@ -71,6 +71,30 @@ signIn: {staticUsersSecret: %s}
 `, publicPort, Namespace, Namespace, Namespace, runtimePort, CAName, UsersSecret)
 }
 
+// OIDC is an upstream OpenID Connect provider the login page offers besides
+// the static user; its client secret goes into the Secret OIDCSecret.
+type OIDC struct {
+	IssuerURL, ClientID, ClientSecret, DisplayName string
+}
+
+// OIDCSecret holds the upstream provider's client secret (key
+// client-secret).
+const OIDCSecret = "mcp-oidc-client"
+
+// withOIDC adds signIn.oidc to a platform configuration.
+func withOIDC(cfg string, o *OIDC) string {
+	return strings.Replace(cfg, "signIn: {staticUsersSecret: "+UsersSecret+"}\n", fmt.Sprintf(`signIn:
+  staticUsersSecret: %s
+  oidc:
+    issuerURL: %s
+    clientID: %s
+    clientSecretRef: {name: %s, key: client-secret}
+    displayName: %s
+    scopes: [openid, email, profile, groups]
+    groupsClaim: groups
+`, UsersSecret, o.IssuerURL, o.ClientID, OIDCSecret, o.DisplayName), 1)
+}
+
 // Options are the places of one stack.
 type Options struct {
 	// BinDir holds manager, runtime and links-toolset (make build's bin/).
@@ -93,6 +117,8 @@ type Options struct {
 	LinksAddr string
 	// ManagerProbeAddr is the operator's health probe address.
 	ManagerProbeAddr string
+	// OIDC, when set, is offered for sign-in besides the static user.
+	OIDC *OIDC
 	// Step reports progress; nil is silent.
 	Step func(string)
 }
@@ -198,6 +224,14 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 
 	cfgYAML := PlatformConfig(o.PublicPort, o.RuntimePort)
+	if o.OIDC != nil {
+		cfgYAML = withOIDC(cfgYAML, o.OIDC)
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: OIDCSecret, Namespace: Namespace},
+			StringData: map[string]string{"client-secret": o.OIDC.ClientSecret}}
+		if err := cp.Client.Create(ctx, secret); err != nil {
+			return fmt.Errorf("failed to create the Secret %s: %w", OIDCSecret, err)
+		}
+	}
 	s.ConfigPath = filepath.Join(o.Dir, "platform.yaml")
 	if err := os.WriteFile(s.ConfigPath, []byte(cfgYAML), 0o600); err != nil {
 		return err

@@ -136,6 +136,7 @@ func TestE2E(t *testing.T) {
 		PublicPort: e.port, RuntimeServiceIP: runtimeIP, RuntimePort: runtimePort,
 		RuntimeAddrs: []string{freeAddr(t, "127.0.0.1").String(), freeAddr(t, "127.0.0.1").String()},
 		LinksAddr:    freeAddr(t, "127.0.0.1").String(), ManagerProbeAddr: "127.0.0.1:0",
+		OIDC: startDex(t, ctx, public.Port),
 		Step: func(msg string) { t.Logf("stack: %s", msg) },
 	}
 	timed(t, "start the stack (internal/stack)", func() (err error) { e.s, err = stack.Start(ctx, opts); return err })
@@ -163,6 +164,7 @@ func TestE2E(t *testing.T) {
 	t.Run("the SDK client on the hosted, shared and compatibility URLs", e.sdkClient)
 	t.Run("mcpctl setup and doctor; an unregistered callback", e.mcpctl)
 	t.Run("chromium: sign-in, handle picker, consent, MCP & Tools", func(t *testing.T) { e.browser(t, chromium) })
+	t.Run("sign-in through Dex, an OpenID Connect provider, behind the Gateway", e.dexSignIn)
 	t.Run("deleting a grant revokes its token", e.revoke)
 	t.Logf("whole suite: %s", time.Since(total).Round(100*time.Millisecond))
 }
