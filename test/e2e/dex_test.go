@@ -43,6 +43,7 @@ func startDex(t *testing.T, ctx context.Context, publicPort int) *stack.OIDC {
 	d, err := dex.Start(ctx, bin, dex.Config{
 		Users:   []dex.User{{Email: dexUser, Password: dexPassword, Username: "grace", UserID: "e2e-grace", Groups: []string{dexGroup}}},
 		Clients: []dex.Client{{ID: "mcp-runtime", Secret: secret, RedirectURIs: []string{issuer + "/ui/oidc/callback"}, Name: "MCP runtime"}},
+		Dir:     artifacts(t, "dex"),
 	})
 	if err != nil {
 		t.Fatal(err)
