@@ -117,12 +117,17 @@ replicas behind Traefik on %s. For scripts: . %s
   Sign in as:        %s / %s
   Local CA:          %s
 
+Next:  bin/mcpctl setup-chatgpt-mcp-oauth --server-url %s \
+         --redirect-uri https://chatgpt.com/connector/oauth/<callback_id> --ca-file %s
+       bin/mcpctl doctor --server-url %s --ca-file %s
 Try:   curl --cacert %s %s/.well-known/oauth-authorization-server
        export KUBECONFIG=%s
        %s get handles,oauthclients,connections,httproutes,certificates -A
 Ctrl-C stops everything.
 `, cfg.Issuer, rel(root, envFile), cfg.Issuer, cfg.HostedURL(stack.SampleHandle), cfg.GatewayURL(),
-		cfg.CompatibilityURL(stack.SampleHandle), s.DevUser, s.DevPassword, caFile, caFile, cfg.Issuer, s.Kubeconfig, kubectl)
+		cfg.CompatibilityURL(stack.SampleHandle), s.DevUser, s.DevPassword, caFile,
+		cfg.HostedURL(stack.SampleHandle), caFile, cfg.HostedURL(stack.SampleHandle), caFile,
+		caFile, cfg.Issuer, s.Kubeconfig, kubectl)
 	if err := s.Wait(ctx); err != nil {
 		return err
 	}
