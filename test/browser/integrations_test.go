@@ -34,6 +34,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -52,22 +53,6 @@ const (
 	// A client chooses its own name; the page must show it as text.
 	hostileName = `<img src=x onerror=alert(document.domain)>ChatGPT "acme"`
 )
-
-// chromiumPath is Debian's chromium, as hack/chromium.sh installs it; make
-// test passes its path in CHROMIUM.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("CHROMIUM=%s: %v", p, err)
-		}
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Skip("no /usr/bin/chromium: run hack/chromium.sh (make test does) or set CHROMIUM")
-	}
-	return "/usr/bin/chromium"
-}
 
 // artifacts returns the folder for this run's screenshots:
 // test/artifacts/browser/<test>/, emptied first and ignored by git.
@@ -147,7 +132,7 @@ func browser(t *testing.T, ts *httptest.Server) context.Context {
 	spki := sha256.Sum256(ts.Certificate().RawSubjectPublicKeyInfo)
 	target := fmt.Sprintf("127.0.0.1:%d", port)
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(testbrowser.ChromiumPath(t)),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -168,13 +153,13 @@ func browser(t *testing.T, ts *httptest.Server) context.Context {
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting %s: %v", chromiumPath(t), err)
+		t.Fatalf("starting %s: %v", testbrowser.ChromiumPath(t), err)
 	}
 	return ctx
 }
 
 func TestIntegrationsPageInChromium(t *testing.T) {
-	chromiumPath(t)
+	testbrowser.ChromiumPath(t)
 	dir := artifacts(t)
 	_, ts := startRuntime(t)
 	ctx := browser(t, ts)
@@ -194,7 +179,7 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			shot(ctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
+			testbrowser.Shot(ctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
 			t.Fatalf("%s (at %s): %v", what, loc, err)
 		}
 	}
@@ -210,7 +195,7 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 	}
 	screenshot := func(name string) {
 		step++
-		shot(ctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
+		testbrowser.Shot(ctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
 	}
 
 	// No session: the page sends the browser to sign in, then back.
@@ -251,7 +236,7 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 		t.Errorf("the consent page shows the client name as %q", got)
 	}
 	screenshot("consent")
-	run("approve", chromedp.Click(chromedp.CSS(`button[value="approve"]`)), waitLocation(callback+"?"))
+	run("approve", chromedp.Click(chromedp.CSS(`button[value="approve"]`)), testbrowser.WaitLocation(callback+"?"))
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	u, _ := url.Parse(loc)
 	grant, ok := tokens.ParseOpaque(tokens.CodePrefix, u.Query().Get("code"))
@@ -265,7 +250,7 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 	// The grant is listed (the cache may take a moment), then revoked by a
 	// click on its button.
 	row := `#grant-` + grant
-	run("open the page with the grant", navigateUntil("https://ai.10x.in/ui/integrations", row))
+	run("open the page with the grant", testbrowser.NavigateUntil("https://ai.10x.in/ui/integrations", row))
 	if got := text(row + ` td`); !strings.HasPrefix(got, hostileName) {
 		t.Errorf("the grant's connector shows as %q", got)
 	}
@@ -285,60 +270,6 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d JavaScript dialogs opened: a client name ran as markup", n)
 	}
-}
-
-// waitLocation waits until the tab's URL starts with prefix.
-func waitLocation(prefix string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
-		for {
-			loc, err := chromedp.Location()(ctx, tgt)
-			if err == nil && strings.HasPrefix(loc, prefix) {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("the browser stayed at %s: %w", loc, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-}
-
-// navigateUntil loads a page until an element is on it: the page reads an
-// informer cache, which sees a new object a moment after the apiserver.
-func navigateUntil(pageURL, sel string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
-		for {
-			if _, err := chromedp.Navigate(pageURL)(ctx, tgt); err != nil {
-				return chromedp.Void{}, err
-			}
-			ids, err := chromedp.QueryNodeIDs(chromedp.CSSAll(sel), chromedp.AtLeast(0))(ctx, tgt)
-			if err == nil && len(ids) > 0 {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("%s never showed %s: %w", pageURL, sel, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-}
-
-func shot(ctx context.Context, t *testing.T, dir, name string) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
 }
 
 func exists(t *testing.T, grant string) bool {

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/stack"
+	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
@@ -102,7 +101,7 @@ func (e *suite) browser(t *testing.T, chromium string) {
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			loc, _ := chromedp.Run(bctx, chromedp.Location())
-			shot(bctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
+			testbrowser.Shot(bctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
 			t.Fatalf("%s (at %s): %v", what, loc, err)
 		}
 		t.Logf("chromium: %-40s %s", what, time.Since(start).Round(time.Millisecond))
@@ -119,7 +118,7 @@ func (e *suite) browser(t *testing.T, chromium string) {
 	}
 	screenshot := func(name string) {
 		step++
-		shot(bctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
+		testbrowser.Shot(bctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
 	}
 
 	verifier := "e2e-browser-verifier-" + strings.Repeat("v", 40)
@@ -156,7 +155,7 @@ func (e *suite) browser(t *testing.T, chromium string) {
 
 	// MCP & Tools: both handles, their URLs, and the grant on beta.
 	row := `#grant-` + grant
-	run("MCP & Tools lists the grant", navigateUntil(cfg.Issuer+"/ui/integrations", row))
+	run("MCP & Tools lists the grant", testbrowser.NavigateUntil(cfg.Issuer+"/ui/integrations", row))
 	for sel, want := range map[string]string{
 		`#handle-acme [data-url="hosted"]`:        cfg.HostedURL(stack.SampleHandle),
 		`#handle-beta [data-url="hosted"]`:        cfg.HostedURL(beta),
@@ -172,41 +171,4 @@ func (e *suite) browser(t *testing.T, chromium string) {
 		t.Errorf("the grant's row on beta shows %q", got)
 	}
 	screenshot("mcp-and-tools")
-}
-
-// navigateUntil loads a page until an element is on it (the runtime reads
-// an informer cache).
-func navigateUntil(pageURL, sel string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tgt *chromedp.Target) (chromedp.Void, error) {
-		for {
-			if _, err := chromedp.Navigate(pageURL)(ctx, tgt); err != nil {
-				return chromedp.Void{}, err
-			}
-			ids, err := chromedp.QueryNodeIDs(chromedp.CSSAll(sel), chromedp.AtLeast(0))(ctx, tgt)
-			if err == nil && len(ids) > 0 {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("%s never showed %s: %w", pageURL, sel, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-}
-
-func shot(ctx context.Context, t *testing.T, dir, name string) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/stack"
+	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 )
 
@@ -114,7 +115,7 @@ func TestE2E(t *testing.T) {
 		return nil
 	})
 	timed(t, "find node (hack/node.sh)", func() (err error) { e.node, err = findNode(); return err })
-	chromium := chromiumPath(t)
+	chromium := testbrowser.ChromiumPath(t)
 	timed(t, "build (or find) traefik and cert-manager", func() error {
 		if _, err := edge.TraefikBinary(); err != nil {
 			return err
@@ -708,19 +709,6 @@ func findNode() (string, error) {
 		return "", fmt.Errorf("hack/node.sh: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// chromiumPath is CHROMIUM, or Debian's chromium (hack/chromium.sh).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("CHROMIUM")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("chromium %s: %v (run `make chromium` or set CHROMIUM)", p, err)
-	}
-	return p
 }
 
 // artifacts returns test/artifacts/e2e/<name>/, emptied first and ignored
