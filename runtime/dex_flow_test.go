@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
@@ -150,30 +149,10 @@ func TestDexSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/ui/consent?req=") {
 		t.Fatalf("callback: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
-	resp, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "as grace@example.com") || !strings.Contains(page, `value="approve"`) {
-		t.Fatalf("consent page (membership through Dex's groups): %d\n%s", resp.StatusCode, page)
-	}
-	form := fields(t, page)
-	form.Set("decision", "approve")
-	resp, body = s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), dexCallback+"?") || loc.Query().Get("state") != "st-dex" || loc.Query().Get("code") == "" {
-		t.Fatalf("consent: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
-
-	status, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"research-chatgpt"},
-		"redirect_uri": {dexCallback}, "code_verifier": {verifier}})
-	if status != http.StatusOK {
-		t.Fatalf("code exchange: %d %v", status, tok)
-	}
-	a, err := s.keys.Keys().VerifyAccess(tok["access_token"].(string), time.Now())
-	if err != nil || a.Handle != "research" || !strings.HasPrefix(a.Subject, issuer+"#") || len(a.Subject) == len(issuer+"#") {
-		t.Fatalf("access token %+v (%v)", a, err)
-	}
-	var grant mcpv1alpha1.Connection
-	if err := c.Get(ctx, types.NamespacedName{Name: a.Grant}, &grant); err != nil || grant.Spec.Email != "grace@example.com" || grant.Spec.Subject != a.Subject {
-		t.Fatalf("grant %+v (%v)", grant.Spec, err)
+	a := s.approveAsSignedIn(t, resp.Header.Get("Location"), "grace@example.com", "consent page (membership through Dex's groups)",
+		dexCallback, "st-dex", "research-chatgpt", verifier)
+	if a.Handle != "research" || !strings.HasPrefix(a.Subject, issuer+"#") || len(a.Subject) == len(issuer+"#") {
+		t.Fatalf("access token %+v", a)
 	}
 
 	// Dex's answer cannot be replayed: the flow cookie is spent.

@@ -24,6 +24,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -139,30 +140,10 @@ func TestOIDCSignInAcrossReplicas(t *testing.T) {
 		t.Errorf("the code exchange's verifier does not match the challenge: %v", token)
 	}
 	mu.Unlock()
-	resp, page = s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "as jane.doe@example.com") || !strings.Contains(page, `value="approve"`) {
-		t.Fatalf("consent page: %d\n%s", resp.StatusCode, page)
-	}
-	form := fields(t, page)
-	form.Set("decision", "approve")
-	resp, body = s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), oidcCallback+"?") || loc.Query().Get("state") != "st-1" || loc.Query().Get("code") == "" {
-		t.Fatalf("consent: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
-
-	status, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"engineering-chatgpt"},
-		"redirect_uri": {oidcCallback}, "code_verifier": {verifier}})
-	if status != http.StatusOK {
-		t.Fatalf("code exchange: %d %v", status, tok)
-	}
-	a, err := s.keys.Keys().VerifyAccess(tok["access_token"].(string), time.Now())
-	if err != nil || a.Handle != "engineering" || a.Subject != m.Issuer()+"#1234567890" {
-		t.Fatalf("access token %+v (%v)", a, err)
-	}
-	var grant mcpv1alpha1.Connection
-	if err := c.Get(ctx, types.NamespacedName{Name: a.Grant}, &grant); err != nil || grant.Spec.Email != "jane.doe@example.com" || grant.Spec.Subject != a.Subject {
-		t.Fatalf("grant %+v (%v)", grant.Spec, err)
+	a := s.approveAsSignedIn(t, resp.Header.Get("Location"), "jane.doe@example.com", "consent page",
+		oidcCallback, "st-1", "engineering-chatgpt", verifier)
+	if a.Handle != "engineering" || a.Subject != m.Issuer()+"#1234567890" {
+		t.Fatalf("access token %+v", a)
 	}
 
 	// The provider's answer cannot be replayed: the flow cookie is spent.
@@ -170,4 +151,37 @@ func TestOIDCSignInAcrossReplicas(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "does not match a sign-in started in this browser") {
 		t.Fatalf("replayed callback: %d %s", resp.StatusCode, body)
 	}
+}
+
+// approveAsSignedIn follows the callback's redirect to the consent page of
+// the user signed in upstream (email), approves, checks the code redirect
+// (callback, state), exchanges the code and returns the verified access
+// token, whose grant records the user.
+func (s *stack) approveAsSignedIn(t *testing.T, consentPath, email, what, callback, state, clientID, verifier string) tokens.Access {
+	t.Helper()
+	resp, page := s.do(t, "GET", "https://ai.10x.in"+consentPath, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "as "+email) || !strings.Contains(page, `value="approve"`) {
+		t.Fatalf("%s: %d\n%s", what, resp.StatusCode, page)
+	}
+	form := fields(t, page)
+	form.Set("decision", "approve")
+	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), callback+"?") || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
+		t.Fatalf("consent: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	status, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {clientID},
+		"redirect_uri": {callback}, "code_verifier": {verifier}})
+	if status != http.StatusOK {
+		t.Fatalf("code exchange: %d %v", status, tok)
+	}
+	a, err := s.keys.Keys().VerifyAccess(tok["access_token"].(string), time.Now())
+	if err != nil {
+		t.Fatalf("access token %v", err)
+	}
+	var grant mcpv1alpha1.Connection
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Name: a.Grant}, &grant); err != nil || grant.Spec.Email != email || grant.Spec.Subject != a.Subject {
+		t.Fatalf("grant %+v (%v)", grant.Spec, err)
+	}
+	return a
 }

@@ -39,33 +39,16 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/internal/stack"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
 const (
-	namespace = "mcp-system"
-	caName    = "mcp-local-ca"
+	namespace = stack.Namespace
+	caName    = stack.CAName
 	// runtimeIP is the runtime Service's clusterIP, where the runtime listens.
 	runtimeIP = "127.0.100.10"
 )
-
-// platformConfig is the local stack's configuration with the ports of this
-// run.
-func platformConfig(publicPort, runtimePort int) string {
-	return fmt.Sprintf(`mcpDomain: mcp.localhost
-gatewayHost: localhost
-publicPort: %d
-namespace: %s
-gatewayRefs:
-  - {name: mcp-gateway, namespace: %s, sectionName: https}
-runtimeService: {name: mcp-runtime, namespace: %s, port: %d}
-tls:
-  mode: wildcard
-  issuerRef: {name: %s, kind: ClusterIssuer}
-sharedGateway: {enabled: true}
-signIn: {staticUsersSecret: mcp-users}
-`, publicPort, namespace, namespace, namespace, runtimePort, caName)
-}
 
 const handleYAML = `apiVersion: mcp.10x.in/v1alpha1
 kind: Handle
@@ -111,7 +94,7 @@ func TestEdge(t *testing.T) {
 
 	publicPort := portOr(t, "127.0.0.1", 8443)
 	runtimePort := portOr(t, runtimeIP, 8080)
-	cfgYAML := platformConfig(publicPort, runtimePort)
+	cfgYAML := stack.PlatformConfig(publicPort, runtimePort)
 	cfg, err := platform.Parse([]byte(cfgYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +364,7 @@ func createUsers(ctx context.Context, t *testing.T, c client.Client) {
 		t.Fatal(err)
 	}
 	users := fmt.Sprintf("- email: owner@acme.example\n  passwordHash: %q\n", hash)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: namespace},
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stack.UsersSecret, Namespace: namespace},
 		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}
 	if err := c.Create(ctx, secret); err != nil {
 		t.Fatal(err)
