@@ -3,12 +3,10 @@ package runtime_test
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -29,6 +27,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -138,25 +137,9 @@ type response struct {
 // and does not follow redirects.
 func (s *stack) send(t *testing.T, req *http.Request) response {
 	t.Helper()
-	addr := s.replicas[s.next%len(s.replicas)].Listener.Addr().String()
+	resp, body := testruntime.SendTo(t, s.replicas[s.next%len(s.replicas)], s.jar, req)
 	s.next++
-	hc := &http.Client{
-		Jar: s.jar,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, addr)
-			},
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server certificate
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp, string(b)}
+	return response{resp, body}
 }
 
 var hidden = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)

@@ -9,14 +9,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	stdlog "log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -162,25 +160,9 @@ func (s *stack) send(t *testing.T, req *http.Request) response {
 
 func (s *stack) sendTo(t *testing.T, replica int, req *http.Request) response {
 	t.Helper()
-	addr := s.replicas[replica%len(s.replicas)].Listener.Addr().String()
+	resp, body := testruntime.SendTo(t, s.replicas[replica%len(s.replicas)], s.jar, req)
 	s.next++
-	hc := &http.Client{
-		Jar: s.jar,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, addr)
-			},
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server certificate
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp, string(b)}
+	return response{resp, body}
 }
 
 // do sends a form (or nothing) to the next replica.
