@@ -131,31 +131,9 @@ func browser(t *testing.T, ts *httptest.Server) context.Context {
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
 	spki := sha256.Sum256(ts.Certificate().RawSubjectPublicKeyInfo)
 	target := fmt.Sprintf("127.0.0.1:%d", port)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(testbrowser.ChromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP ai.10x.in %[1]s, MAP *.mcp.10x.in %[1]s, MAP chatgpt.com %[1]s, MAP * ~NOTFOUND", target)),
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting %s: %v", testbrowser.ChromiumPath(t), err)
-	}
-	return ctx
+	return testbrowser.Start(t, testbrowser.ChromiumPath(t),
+		fmt.Sprintf("MAP ai.10x.in %[1]s, MAP *.mcp.10x.in %[1]s, MAP chatgpt.com %[1]s, MAP * ~NOTFOUND", target),
+		base64.StdEncoding.EncodeToString(spki[:]))
 }
 
 func TestIntegrationsPageInChromium(t *testing.T) {
@@ -172,31 +150,8 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	step := 0
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			testbrowser.Shot(ctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	screenshot := func(name string) {
-		step++
-		testbrowser.Shot(ctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
-	}
+	steps := &testbrowser.Steps{T: t, Ctx: ctx, Dir: dir, Timeout: 20 * time.Second}
+	run, text, screenshot := steps.Run, steps.Text, steps.Screenshot
 
 	// No session: the page sends the browser to sign in, then back.
 	run("open the page", chromedp.Navigate("https://ai.10x.in/ui/integrations"), chromedp.WaitVisible(chromedp.CSS(`input[name="password"]`)))

@@ -68,58 +68,10 @@ func (e *suite) browser(t *testing.T, chromium string) {
 		t.Fatal(err)
 	}
 	leaf := parseCert(t, secret.Data[corev1.TLSCertKey])
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", "MAP localhost 127.0.0.1, MAP *.localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.Flag("ignore-certificate-errors-spki-list", spki(leaf)),
-		chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	bctx := testbrowser.Start(t, chromium, "MAP localhost 127.0.0.1, MAP *.localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", spki(leaf))
 
-	step := 0
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		start := time.Now()
-		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			loc, _ := chromedp.Run(bctx, chromedp.Location())
-			testbrowser.Shot(bctx, t, dir, "failed-"+strings.ReplaceAll(what, " ", "-"))
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-		t.Logf("chromium: %-40s %s", what, time.Since(start).Round(time.Millisecond))
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	screenshot := func(name string) {
-		step++
-		testbrowser.Shot(bctx, t, dir, fmt.Sprintf("%02d-%s", step, name))
-	}
+	steps := &testbrowser.Steps{T: t, Ctx: bctx, Dir: dir, Timeout: 30 * time.Second}
+	run, text, screenshot := steps.Run, steps.Text, steps.Screenshot
 
 	verifier := "e2e-browser-verifier-" + strings.Repeat("v", 40)
 	sum := sha256.Sum256([]byte(verifier))
