@@ -226,3 +226,14 @@ func RunSuite(m *testing.M, env **Env, setup ...func(*Env) error) int {
 	*env = e
 	return m.Run()
 }
+
+// BuildCommands builds the repository's commands (for example
+// "./cmd/runtime") into dir, for tests that run them as processes.
+func BuildCommands(dir string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
+}

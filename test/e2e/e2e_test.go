@@ -107,12 +107,7 @@ func TestE2E(t *testing.T) {
 	e := &suite{root: root}
 
 	timed(t, "build bin/manager, runtime, mcpctl, links-toolset", func() error {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/", "./cmd/manager", "./cmd/runtime", "./cmd/mcpctl", "./cmd/links-toolset")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		return nil
+		return controlplane.BuildCommands(filepath.Join(root, "bin"), "./cmd/manager", "./cmd/runtime", "./cmd/mcpctl", "./cmd/links-toolset")
 	})
 	timed(t, "find node (hack/node.sh)", func() (err error) { e.node, err = findNode(); return err })
 	chromium := testbrowser.ChromiumPath(t)

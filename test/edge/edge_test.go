@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,15 +70,7 @@ func TestEdge(t *testing.T) {
 	logs := logDir(t)
 
 	// Build what the test runs first, so the start times below are starts.
-	timed(t, "build manager and runtime", func() error {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/manager", "./cmd/runtime")
-		cmd.Dir = controlplane.RepoRoot()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		return nil
-	})
+	timed(t, "build manager and runtime", func() error { return controlplane.BuildCommands(dir, "./cmd/manager", "./cmd/runtime") })
 	timed(t, "build (or find) traefik", func() error { _, err := edge.TraefikBinary(); return err })
 	timed(t, "build (or find) cert-manager's controller", func() error { _, err := edge.CertManagerBinary(); return err })
 
