@@ -68,3 +68,10 @@ func (p *Process) Stop(grace time.Duration) {
 		<-p.exited
 	}
 }
+
+// Kill ends the process at once with SIGKILL, as a crash or an OOM kill
+// would, and waits for it to be gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
