@@ -27,6 +27,7 @@ func main() {
 		metricsAddr    string
 		probeAddr      string
 		leaderElection bool
+		leaseNamespace string
 		qps            float64
 		burst          int
 		concurrency    int
@@ -35,6 +36,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "elect a leader so that only one replica writes")
+	flag.StringVar(&leaseNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default the operator's own, which only a pod has")
 	flag.Float64Var(&qps, "kube-api-qps", 100, "requests per second to the apiserver the operator may make")
 	flag.IntVar(&burst, "kube-api-burst", 200, "burst of requests to the apiserver above --kube-api-qps")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 8, "how many objects of one kind are reconciled at once")
@@ -58,11 +60,12 @@ func main() {
 	restConfig := ctrl.GetConfigOrDie()
 	restConfig.QPS, restConfig.Burst = float32(qps), burst
 	mgr, err := controllers.NewManager(ctx, restConfig, cfg, ctrl.Options{
-		Controller:             config.Controller{MaxConcurrentReconciles: concurrency},
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElection,
-		LeaderElectionID:       "mcp-handle-operator.mcp.10x.in",
+		Controller:              config.Controller{MaxConcurrentReconciles: concurrency},
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElection,
+		LeaderElectionID:        "mcp-handle-operator.mcp.10x.in",
+		LeaderElectionNamespace: leaseNamespace,
 	})
 	if err != nil {
 		log.Error(err, "failed to set up the manager")

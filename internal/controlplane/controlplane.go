@@ -48,10 +48,38 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// Option changes the control plane Start starts.
+type Option func(*options)
+
+type options struct{ auditLog string }
+
+// WithWriteAuditLog makes kube-apiserver record the metadata of every write
+// request (user, verb, object, response code) in path, one JSON audit event
+// a line, so a test can tell which client wrote what. The policy file goes
+// next to it.
+func WithWriteAuditLog(path string) Option {
+	return func(o *options) { o.auditLog = path }
+}
+
+// writeAuditPolicy logs writes at the Metadata level once answered, and
+// nothing else: reads and watches would swamp the log.
+const writeAuditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+`
+
 // Start starts etcd and kube-apiserver and installs the CRDs. The binaries
 // come from KUBEBUILDER_ASSETS, or from hack/build-controlplane.sh (which
 // builds them on first use) when it is unset.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	assets, err := Binaries()
 	if err != nil {
 		return nil, err
@@ -66,7 +94,15 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme.New(),
 	}
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", ServiceClusterIPRange)
+	args := env.ControlPlane.GetAPIServer().Configure()
+	args.Set("service-cluster-ip-range", ServiceClusterIPRange)
+	if o.auditLog != "" {
+		policy := filepath.Join(filepath.Dir(o.auditLog), "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(writeAuditPolicy), 0o600); err != nil {
+			return nil, fmt.Errorf("failed to write the audit policy: %w", err)
+		}
+		args.Set("audit-policy-file", policy).Set("audit-log-path", o.auditLog)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("failed to start the control plane from %s: %w", assets, err)
@@ -83,10 +119,15 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error { return e.env.Stop() }
 
 // Kubeconfig returns a kubeconfig for a cluster-admin user.
-func (e *Env) Kubeconfig() ([]byte, error) {
-	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+func (e *Env) Kubeconfig() ([]byte, error) { return e.UserKubeconfig("local-admin") }
+
+// UserKubeconfig returns a kubeconfig for a cluster-admin user called name
+// (a client certificate), so that the apiserver can tell this client's
+// requests from those of clients with other names.
+func (e *Env) UserKubeconfig(name string) ([]byte, error) {
+	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("failed to add an admin user: %w", err)
+		return nil, fmt.Errorf("failed to add the admin user %s: %w", name, err)
 	}
 	return user.KubeConfig()
 }

@@ -27,30 +27,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/internal/testoperator"
 )
 
 const (
@@ -155,11 +148,11 @@ func run(ctx context.Context, o options) (res results, err error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	kubeconfig, err := writeKubeconfig(cp, dir)
+	kubeconfig, err := testoperator.WriteKubeconfig(cp, dir, "local-admin")
 	if err != nil {
 		return res, err
 	}
-	configPath, cfg, err := writePlatformConfig(dir)
+	configPath, cfg, err := testoperator.WritePlatformConfig(dir)
 	if err != nil {
 		return res, err
 	}
@@ -199,7 +192,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 		return err
 	}
 	defer op.Stop(10 * time.Second)
-	if err := waitStarted(ctx, b.c, b.ns, op); err != nil {
+	if err := testoperator.WaitStarted(ctx, b.c, b.ns, op.Process, startupTimeout); err != nil {
 		return err
 	}
 	before, err := writeCounts(ctx, b.admin)
@@ -221,47 +214,6 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	}
 	res.sampled = op.maxRSS.Load()
 	return nil
-}
-
-func writeKubeconfig(cp *controlplane.Env, dir string) (string, error) {
-	kc, err := cp.Kubeconfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		return "", fmt.Errorf("failed to write the kubeconfig: %w", err)
-	}
-	return path, nil
-}
-
-// writePlatformConfig writes config/platform/platform.yaml with tls.mode set
-// to perHandle, and loads it back so a bad document fails here rather than in
-// the operator.
-func writePlatformConfig(dir string) (string, *platform.Config, error) {
-	src := filepath.Join(controlplane.RepoRoot(), "config", "platform", "platform.yaml")
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to read the platform configuration: %w", err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return "", nil, fmt.Errorf("failed to parse %s: %w", src, err)
-	}
-	tls, ok := doc["tls"].(map[string]any)
-	if !ok {
-		return "", nil, fmt.Errorf("%s has no tls section", src)
-	}
-	tls["mode"] = platform.TLSModePerHandle
-	if data, err = yaml.Marshal(doc); err != nil {
-		return "", nil, fmt.Errorf("failed to encode the platform configuration: %w", err)
-	}
-	path := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", nil, fmt.Errorf("failed to write the platform configuration: %w", err)
-	}
-	cfg, err := platform.Load(path)
-	return path, cfg, err
 }
 
 // benchClient returns an admin client whose own rate limit is far above what
@@ -291,11 +243,11 @@ func createNamespaces(ctx context.Context, c client.Client, names ...string) err
 func (b *bench) measureCeiling(ctx context.Context, res *results) (err error) {
 	o := b.o
 	step(fmt.Sprintf("ceiling: creating %d ConfigMaps", o.n))
-	if res.ceilingN, err = createAll(ctx, b.c, o.workers, o.n, configMap("n")); err != nil {
+	if res.ceilingN, err = testoperator.CreateAll(ctx, b.c, o.workers, o.n, configMap("n")); err != nil {
 		return err
 	}
 	step(fmt.Sprintf("ceiling: creating %d ConfigMaps", o.n*o.writesPerHandle))
-	res.ceilingNK, err = createAll(ctx, b.c, o.workers, o.n*o.writesPerHandle, configMap("nk"))
+	res.ceilingNK, err = testoperator.CreateAll(ctx, b.c, o.workers, o.n*o.writesPerHandle, configMap("nk"))
 	return err
 }
 
@@ -309,39 +261,6 @@ func handle(i int) client.Object {
 	return &mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("h%05d", i+1)}}
 }
 
-// createAll creates the objects 0..n-1 that obj builds with w concurrent
-// workers, stops at the first error, and returns the time from the first
-// request to the last response.
-func createAll(ctx context.Context, c client.Client, w, n int, obj func(int) client.Object) (time.Duration, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range w {
-		wg.Go(func() {
-			for i := range next {
-				o := obj(i)
-				if err := c.Create(ctx, o); err != nil {
-					cancel(fmt.Errorf("failed to create %s: %w", o.GetName(), err))
-					return
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return time.Since(start), context.Cause(ctx)
-}
-
 // operator is the manager running as a child process.
 type operator struct {
 	*proc.Process
@@ -350,10 +269,7 @@ type operator struct {
 }
 
 func startOperator(o options, configPath, kubeconfig string) (*operator, error) {
-	p, err := proc.Start(o.managerLog, []string{"KUBECONFIG=" + kubeconfig}, o.manager,
-		"--platform-config="+configPath,
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=0",
+	p, err := testoperator.Start(o.managerLog, o.manager, configPath, kubeconfig,
 		"--kube-api-qps="+strconv.FormatFloat(o.qps, 'g', -1, 64),
 		"--kube-api-burst="+strconv.Itoa(o.burst),
 		"--max-concurrent-reconciles="+strconv.Itoa(o.reconciles),
@@ -383,26 +299,6 @@ func (op *operator) sampleRSS() {
 	}
 }
 
-// waitStarted waits for the platform HTTPRoute, the operator's first write
-// after its caches have synced.
-func waitStarted(ctx context.Context, c client.Client, ns string, op *operator) error {
-	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
-	defer cancel()
-	for {
-		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mcp-platform"}, &gatewayv1.HTTPRoute{})
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-op.Exited():
-			return op.ExitErr("operator")
-		case <-ctx.Done():
-			return fmt.Errorf("failed to see the operator start within %s (last error: %w): see %s", startupTimeout, err, op.LogPath)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
 // convergeHandles creates the Handles and polls until the operator has
 // finished every one, returning the time to issue the creates and the time
 // to convergence, both from the first create.
@@ -411,7 +307,7 @@ func (b *bench) convergeHandles(ctx context.Context, op *operator) (creates, con
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	start := time.Now()
-	if _, err := createAll(ctx, b.c, o.workers, o.n, handle); err != nil {
+	if _, err := testoperator.CreateAll(ctx, b.c, o.workers, o.n, handle); err != nil {
 		return 0, 0, err
 	}
 	creates = time.Since(start)
@@ -419,7 +315,7 @@ func (b *bench) convergeHandles(ctx context.Context, op *operator) (creates, con
 	// before, and every List competes with it for the apiserver's CPU.
 	lastReport, done := start, 0
 	for {
-		n, err := countConverged(ctx, b.c, b.ns, o.n)
+		n, err := testoperator.CountConverged(ctx, b.c, b.ns, o.n)
 		if ctx.Err() != nil {
 			return 0, 0, fmt.Errorf("the operator did not converge within %s: %d of %d handles done", o.timeout, done, o.n)
 		}
@@ -440,60 +336,6 @@ func (b *bench) convergeHandles(ctx context.Context, op *operator) (creates, con
 		case <-time.After(o.poll):
 		}
 	}
-}
-
-// countConverged counts the handles whose status is current and Accepted and
-// whose hosted HTTPRoute and Certificate exist. The routes and certificates
-// are listed only once every status is done, to keep the polling light.
-func countConverged(ctx context.Context, c client.Client, ns string, n int) (int, error) {
-	var handles mcpv1alpha1.HandleList
-	if err := c.List(ctx, &handles); err != nil {
-		return 0, fmt.Errorf("failed to list Handles: %w", err)
-	}
-	var accepted []string
-	for i := range handles.Items {
-		if h := &handles.Items[i]; statusDone(h) {
-			accepted = append(accepted, h.Name)
-		}
-	}
-	if len(accepted) < n {
-		return len(accepted), nil
-	}
-	routes, err := listNames(ctx, c, ns, schema.GroupVersion{Group: gatewayv1.GroupName, Version: "v1"}.WithKind("HTTPRouteList"), controllers.ComponentHosted)
-	if err != nil {
-		return 0, err
-	}
-	certs, err := listNames(ctx, c, ns, certmanagerv1.SchemeGroupVersion.WithKind("CertificateList"), controllers.ComponentCertificate)
-	if err != nil {
-		return 0, err
-	}
-	done := 0
-	for _, name := range accepted {
-		if routes["handle-"+name] && certs["handle-"+name] {
-			done++
-		}
-	}
-	return done, nil
-}
-
-func statusDone(h *mcpv1alpha1.Handle) bool {
-	return h.Status.ObservedGeneration == h.Generation &&
-		meta.IsStatusConditionTrue(h.Status.Conditions, mcpv1alpha1.HandleConditionAccepted)
-}
-
-// listNames returns the names of the objects of one component the operator
-// wrote, listing metadata only.
-func listNames(ctx context.Context, c client.Client, ns string, gvk schema.GroupVersionKind, component string) (map[string]bool, error) {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(gvk)
-	if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{controllers.LabelComponent: component}); err != nil {
-		return nil, fmt.Errorf("failed to list %s: %w", gvk.Kind, err)
-	}
-	names := make(map[string]bool, len(list.Items))
-	for _, o := range list.Items {
-		names[o.Name] = true
-	}
-	return names, nil
 }
 
 // writeVerbs are the verbs of apiserver_request_total that write.
