@@ -71,6 +71,20 @@ type ConnectionStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	RefreshTokenHash string `json:"refreshTokenHash,omitempty"`
 
+	// previousRefreshTokenHash is the hash of the refresh token the last
+	// rotation replaced. Presented again before
+	// previousRefreshTokenExpiresAt (a client retrying a refresh whose answer
+	// it never received) it rotates again; later, or once the newer token
+	// has been used, it revokes the grant like any other old token.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PreviousRefreshTokenHash string `json:"previousRefreshTokenHash,omitempty"`
+
+	// previousRefreshTokenExpiresAt ends the retry window of
+	// previousRefreshTokenHash.
+	// +optional
+	PreviousRefreshTokenExpiresAt *metav1.Time `json:"previousRefreshTokenExpiresAt,omitempty"`
+
 	// refreshCount is how many times the refresh token has rotated.
 	// +optional
 	// +kubebuilder:validation:Minimum=0

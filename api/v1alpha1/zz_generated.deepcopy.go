@@ -147,6 +147,10 @@ func (in *ConnectionStatus) DeepCopyInto(out *ConnectionStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.PreviousRefreshTokenExpiresAt != nil {
+		in, out := &in.PreviousRefreshTokenExpiresAt, &out.PreviousRefreshTokenExpiresAt
+		*out = (*in).DeepCopy()
+	}
 	if in.LastRefreshTime != nil {
 		in, out := &in.LastRefreshTime, &out.LastRefreshTime
 		*out = (*in).DeepCopy()

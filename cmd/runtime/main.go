@@ -54,6 +54,7 @@ func main() {
 	addr := flag.String("listen", ":8080", "address the runtime listens on (the Gateway terminates TLS)")
 	keysSecret := flag.String("signing-keys-secret", "mcp-runtime-signing-keys", "Secret in the platform namespace with the token signing keys (created when missing)")
 	accessTTL := flag.Duration("access-token-ttl", time.Hour, "lifetime of access tokens")
+	refreshRetry := flag.Duration("refresh-retry-window", time.Minute, "how long a rotated refresh token may be presented again while its successor is unused (a client retrying a refresh whose answer was lost); 0 revokes on any reuse")
 	upstreamKeys := flag.String("upstream-keys-secret", upstream.DefaultSecretName, "Secret in the platform namespace with the keys of the tokens sent to Toolsets (created when missing)")
 	upstreamTTL := flag.Duration("upstream-token-ttl", upstream.DefaultLifetime, "lifetime of the tokens sent to Toolsets")
 	configPath := flag.String("platform-config", "", "path of the platform configuration YAML (required)")
@@ -73,7 +74,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
-	upstreamFlags = upstreamOptions{secret: *upstreamKeys, ttl: *upstreamTTL}
+	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
@@ -82,13 +83,15 @@ func main() {
 	stop()
 }
 
-// upstreamOptions are the flags of the tokens sent to Toolsets.
-type upstreamOptions struct {
-	secret string
-	ttl    time.Duration
+// tokenOptions are the flags of the refresh tokens and of the tokens sent
+// to Toolsets.
+type tokenOptions struct {
+	upstreamSecret string
+	upstreamTTL    time.Duration
+	refreshRetry   time.Duration
 }
 
-var upstreamFlags upstreamOptions
+var tokenFlags tokenOptions
 
 func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, accessTTL time.Duration, log *slog.Logger) error {
 	restConfig, err := ctrl.GetConfig()
@@ -133,12 +136,12 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		return err
 	}
 	go keys.Refresh(ctx, informers, cfg.Namespace, keysSecret, 10*time.Second, func(err error) { log.Error("signing keys not refreshed", "error", err) })
-	minter, err := upstream.LoadMinter(ctx, direct, cfg.Namespace, upstreamFlags.secret, cfg.Issuer)
+	minter, err := upstream.LoadMinter(ctx, direct, cfg.Namespace, tokenFlags.upstreamSecret, cfg.Issuer)
 	if err != nil {
 		return err
 	}
-	minter.Lifetime = upstreamFlags.ttl
-	go minter.Refresh(ctx, informers, cfg.Namespace, upstreamFlags.secret, 10*time.Second, func(err error) { log.Error("upstream token keys not refreshed", "error", err) })
+	minter.Lifetime = tokenFlags.upstreamTTL
+	go minter.Refresh(ctx, informers, cfg.Namespace, tokenFlags.upstreamSecret, 10*time.Second, func(err error) { log.Error("upstream token keys not refreshed", "error", err) })
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace, Indexed: true}
 	var clients oauth.Clients = cluster
 	if cfg.ClientIDMetadataDocumentsEnabled() {
@@ -148,7 +151,7 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	server := &runtime.Server{
 		Config: cfg, Handles: cluster, Clients: clients, Secrets: cluster,
 		Users: users, OIDC: oidcSignIn,
-		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, Now: time.Now},
+		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now},
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,

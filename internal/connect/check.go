@@ -184,7 +184,7 @@ func (c *Client) ProbeAuthorize(ctx context.Context, authorizationEndpoint strin
 	case r.StatusCode >= 400:
 		res.PageError, res.PageMessage = oauthError(r.body)
 		if res.PageError == "" {
-			res.PageError, res.PageMessage = errorPage(r.body)
+			res.PageError, res.PageMessage = ErrorPage(r.body)
 		}
 	}
 	return res, nil
@@ -195,8 +195,8 @@ var (
 	pageMessage = regexp.MustCompile(`(?s)<p class="error"[^>]*>(.*?)</p>`)
 )
 
-// errorPage reads the code and message of this project's HTML error page.
-func errorPage(body []byte) (code, message string) {
+// ErrorPage reads the code and message of this project's HTML error page.
+func ErrorPage(body []byte) (code, message string) {
 	if m := pageCode.FindSubmatch(body); m != nil {
 		code = html.UnescapeString(string(m[1]))
 	}

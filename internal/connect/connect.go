@@ -41,6 +41,10 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// UserAgent is sent on every request.
 	UserAgent string
+	// Transport, when set, carries every request instead of the loopback
+	// and TLS transport New builds (the load tests: the runtime's plain
+	// HTTP behind a balancer). CheckTLS needs the built one.
+	Transport http.RoundTripper
 }
 
 // Client performs the steps. The zero value is not usable; use New.
@@ -94,9 +98,13 @@ func New(o Options) (*Client, error) {
 	if ua == "" {
 		ua = "mcpctl"
 	}
+	var rt http.RoundTripper = transport
+	if o.Transport != nil {
+		rt = o.Transport
+	}
 	return &Client{
 		http: &http.Client{
-			Transport:     transport,
+			Transport:     rt,
 			Timeout:       o.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},

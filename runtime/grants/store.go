@@ -57,6 +57,11 @@ type Store struct {
 	Reader client.Reader
 	// CodeTTL is how long an authorization code is valid.
 	CodeTTL time.Duration
+	// RefreshRetryWindow is how long a rotated refresh token may be
+	// presented again, as long as its successor has not been used: a client
+	// whose refresh answer was lost (a replica killed after the write)
+	// retries with the token it has. Zero makes every reuse revoke.
+	RefreshRetryWindow time.Duration
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -128,7 +133,8 @@ func (s *Store) ExchangeCode(ctx context.Context, code, clientID, redirectURI, v
 }
 
 // Refresh rotates a refresh token. Presenting a token that is not the
-// current one revokes the grant.
+// current one revokes the grant, unless it is the one the last rotation
+// replaced, within RefreshRetryWindow (a retried refresh).
 func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mcpv1alpha1.Connection, string, error) {
 	name, ok := tokens.ParseOpaque(tokens.RefreshPrefix, refreshToken)
 	if !ok {
@@ -138,11 +144,21 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 		if conn.Spec.ClientID != clientID {
 			return "", ErrWrongClient
 		}
-		if !tokens.HashEqual(refreshToken, conn.Status.RefreshTokenHash) {
+		st := &conn.Status
+		now := metav1.NewTime(s.Now())
+		current := tokens.HashEqual(refreshToken, st.RefreshTokenHash)
+		retry := !current && st.PreviousRefreshTokenHash != "" && tokens.HashEqual(refreshToken, st.PreviousRefreshTokenHash) &&
+			st.PreviousRefreshTokenExpiresAt != nil && now.Before(st.PreviousRefreshTokenExpiresAt)
+		if !current && !retry {
 			return "", ErrRefreshReused
 		}
+		// A retry keeps the window it was given: the token it replaces was
+		// never received.
+		if current && s.RefreshRetryWindow > 0 {
+			expires := metav1.NewTime(now.Add(s.RefreshRetryWindow))
+			st.PreviousRefreshTokenHash, st.PreviousRefreshTokenExpiresAt = st.RefreshTokenHash, &expires
+		}
 		refresh, hash := tokens.NewOpaque(tokens.RefreshPrefix, conn.Name)
-		now := metav1.NewTime(s.Now())
 		conn.Status.RefreshTokenHash = hash
 		conn.Status.RefreshCount++
 		conn.Status.LastRefreshTime = &now

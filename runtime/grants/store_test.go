@@ -114,6 +114,54 @@ func TestCodeThenRefreshRotation(t *testing.T) {
 	}
 }
 
+// A refresh whose answer was lost (the replica died after the write) is
+// retried with the token the client still has: within the retry window,
+// and only until the newer token is used, that rotates again; any other
+// reuse revokes the grant.
+func TestRefreshRetryWindow(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	s.RefreshRetryWindow = time.Minute
+	ctx := context.Background()
+	exchange := func() (string, string) {
+		t.Helper()
+		conn, refresh, err := s.ExchangeCode(ctx, authorize(t, s, c), c.Name, callback, verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn.Name, refresh
+	}
+
+	// The answer of the first rotation is lost; the retry gets new tokens,
+	// and the client goes on with them.
+	name, first := exchange()
+	if _, _, err := s.Refresh(ctx, first, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(30 * time.Second)
+	_, retried, err := s.Refresh(ctx, first, c.Name)
+	if err != nil {
+		t.Fatalf("a retry within the window: %v", err)
+	}
+	if _, _, err := s.Refresh(ctx, retried, c.Name); err != nil {
+		t.Fatalf("the retried refresh's token: %v", err)
+	}
+	// Once a newer token has been used, the first one is an old token.
+	if _, _, err := s.Refresh(ctx, first, c.Name); !errors.Is(err, ErrRefreshReused) || grantExists(t, name) {
+		t.Fatalf("the first token after its successor's successor was used: %v (grant kept: %v)", err, grantExists(t, name))
+	}
+
+	// After the window a replaced token revokes the grant.
+	name, first = exchange()
+	if _, _, err := s.Refresh(ctx, first, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if _, _, err := s.Refresh(ctx, first, c.Name); !errors.Is(err, ErrRefreshReused) || grantExists(t, name) {
+		t.Fatalf("a replaced token after the window: %v (grant kept: %v)", err, grantExists(t, name))
+	}
+}
+
 func TestCodeRefusals(t *testing.T) {
 	now := time.Now()
 	s, c := newStore(t, &now)

@@ -65,7 +65,7 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn, refresh, err = t.Grants.Refresh(r.Context(), r.PostForm.Get("refresh_token"), client.ClientID())
 		if err == nil {
 			var serr *Error
-			if scopes, serr = refreshScopes(client, conn, r.PostForm.Get("scope")); serr != nil {
+			if scopes, serr = refreshScopes(conn, r.PostForm.Get("scope")); serr != nil {
 				serr.Write(w)
 				return
 			}
@@ -102,25 +102,14 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refreshScopes narrows a refresh to the requested scopes, or to the
-// client's default scopes within the grant when none are requested.
-func refreshScopes(c *mcpv1alpha1.OAuthClient, conn *mcpv1alpha1.Connection, param string) ([]mcpv1alpha1.Scope, *Error) {
+// refreshScopes narrows a refresh to the requested scopes; without a scope
+// parameter the new access token has every scope of the grant (RFC 6749
+// section 6: an omitted scope is the scope originally granted), so a
+// client keeps its tools across refreshes.
+func refreshScopes(conn *mcpv1alpha1.Connection, param string) ([]mcpv1alpha1.Scope, *Error) {
 	granted := conn.Spec.Scopes
 	if strings.TrimSpace(param) == "" {
-		defaults := c.Spec.DefaultScopes
-		if len(defaults) == 0 {
-			defaults = mcpv1alpha1.ConnectScopes
-		}
-		var out []mcpv1alpha1.Scope
-		for _, s := range defaults {
-			if slices.Contains(granted, s) {
-				out = append(out, s)
-			}
-		}
-		if len(out) == 0 {
-			return granted, nil
-		}
-		return out, nil
+		return granted, nil
 	}
 	var out []mcpv1alpha1.Scope
 	for _, s := range strings.Fields(param) {
