@@ -2,6 +2,11 @@ package runtime
 
 import (
 	"context"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 )
@@ -21,4 +26,54 @@ func (c Cluster) Active(ctx context.Context, name string) (bool, error) {
 // Grant returns the named grant, or nil.
 func (c Cluster) Grant(ctx context.Context, name string) (*mcpv1alpha1.Connection, error) {
 	return get[mcpv1alpha1.Connection](ctx, c.Reader, "", name)
+}
+
+// goneGrantsLimit bounds the grants GrantsWithFallback remembers as gone.
+const goneGrantsLimit = 10000
+
+// GrantsWithFallback answers Active from the informer cache and, for a
+// grant the cache does not hold, from the apiserver: a grant approved a
+// moment ago through another replica, or while this replica's watch was
+// being re-established after an apiserver outage, is not in the cache yet,
+// and its fresh token must not be taken for a revoked one. A grant the
+// apiserver does not have either is remembered as gone (grant names are
+// random and never come back), so a revoked token costs one read.
+type GrantsWithFallback struct {
+	Cluster
+	Direct client.Reader
+
+	mu   sync.Mutex
+	gone map[string]struct{}
+}
+
+// Active reports whether the grant exists and is not being deleted.
+func (g *GrantsWithFallback) Active(ctx context.Context, name string) (bool, error) {
+	conn, err := g.Grant(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	if conn != nil {
+		return conn.DeletionTimestamp == nil, nil
+	}
+	g.mu.Lock()
+	_, gone := g.gone[name]
+	g.mu.Unlock()
+	if gone {
+		return false, nil
+	}
+	fresh := &mcpv1alpha1.Connection{}
+	err = g.Direct.Get(ctx, types.NamespacedName{Name: name}, fresh)
+	if apierrors.IsNotFound(err) {
+		g.mu.Lock()
+		if g.gone == nil || len(g.gone) >= goneGrantsLimit {
+			g.gone = map[string]struct{}{}
+		}
+		g.gone[name] = struct{}{}
+		g.mu.Unlock()
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return fresh.DeletionTimestamp == nil, nil
 }

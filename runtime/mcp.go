@@ -23,7 +23,8 @@ type MCP struct {
 // NewMCP wires the MCP endpoint into s, the way every runtime serves it:
 // one mcp-go server for all handles whose tools come from the Toolsets (read
 // through reader, status written through writer, nil for none), the grant
-// cache for revocation, and the bootstrap flow recording tool discovery on
+// cache for revocation (with writer, read directly for a grant the cache
+// does not hold yet), and the bootstrap flow recording tool discovery on
 // grants. Start the tools (Tools.Start, or Tools.Refresh per toolset) before
 // serving.
 func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstream.Minter, log *slog.Logger, version string) *MCP {
@@ -40,6 +41,10 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 		server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()), server.WithRecovery())
 	s.Upstream = minter
 	s.Authorized = bootstrap.SmokeCheck
-	s.MCP = &endpoint.Endpoint{Config: s.Config, Handles: cluster, Grants: cluster, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
+	var grants endpoint.Grants = cluster
+	if writer != nil {
+		grants = &GrantsWithFallback{Cluster: cluster, Direct: writer}
+	}
+	s.MCP = &endpoint.Endpoint{Config: s.Config, Handles: cluster, Grants: grants, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
 	return &MCP{Endpoint: s.MCP, Tools: tools, Bootstrap: bootstrap}
 }
