@@ -116,6 +116,10 @@ bench-handles: ## Measure the operator on 5,000 Handles against the apiserver's 
 	$(GO) run ./test/perf/handles -n 5000 $(BENCH_FLAGS)
 bench-runtime: ; $(GO) build -o bin/ ./cmd/runtime && $(GO) test -run XXX -bench . -benchtime 50x -count 5 ./test/perf/runtime && $(GO) run ./test/perf/runtime $(BENCH_FLAGS) ## MCP runtime vs a plain proxy and a bare handler, then its memory with 5,000 handles and 50,000 grants (docs/performance.md).
 
+.PHONY: load
+load: controlplane ## Measure the authorizations, refreshes and tool calls the runtime sustains at a p99 budget, and the apiserver writes they cause (docs/reliability.md).
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) run ./test/load $(LOAD_FLAGS)
+
 # Fuzz targets (package:Fuzz...) that `make fuzz` runs for FUZZ_TIME each; their seed corpora also run in every go test.
 FUZZ_TARGETS := internal/connect:FuzzParseWWWAuthenticate runtime/tokens:FuzzVerifyAccess \
 	internal/platform:FuzzResourceAt internal/platform:FuzzResourceOf \

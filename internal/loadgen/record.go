@@ -118,3 +118,10 @@ func (s *Stats) String() string {
 
 // ErrorCounts returns how often each distinct error occurred.
 func (s *Stats) ErrorCounts() map[string]int { return s.errorsByDetail }
+
+// Len is how many requests were recorded so far.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.results)
+}
