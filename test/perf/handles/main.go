@@ -42,7 +42,6 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
-	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/internal/testoperator"
 )
 
@@ -156,7 +155,7 @@ func run(ctx context.Context, o options) (res results, err error) {
 	if err != nil {
 		return res, err
 	}
-	c, err := benchClient(cp.Config)
+	c, err := testoperator.UnlimitedClient(cp.Config)
 	if err != nil {
 		return res, err
 	}
@@ -214,18 +213,6 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	}
 	res.sampled = op.maxRSS.Load()
 	return nil
-}
-
-// benchClient returns an admin client whose own rate limit is far above what
-// the apiserver can take, so the ceiling is the apiserver's and not ours.
-func benchClient(admin *rest.Config) (client.Client, error) {
-	cfg := rest.CopyConfig(admin)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create the benchmark client: %w", err)
-	}
-	return c, nil
 }
 
 func createNamespaces(ctx context.Context, c client.Client, names ...string) error {
