@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -18,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/apimetrics"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/internal/testoperator"
@@ -194,7 +192,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	if err := testoperator.WaitStarted(ctx, b.c, b.ns, op.Process, startupTimeout); err != nil {
 		return err
 	}
-	before, err := writeCounts(ctx, b.admin)
+	before, err := apimetrics.WriteCounts(ctx, b.admin)
 	if err != nil {
 		return err
 	}
@@ -202,7 +200,7 @@ func (b *bench) measureOperator(ctx context.Context, res *results) error {
 	if res.creates, res.converge, err = b.convergeHandles(ctx, op); err != nil {
 		return err
 	}
-	after, err := writeCounts(ctx, b.admin)
+	after, err := apimetrics.WriteCounts(ctx, b.admin)
 	if err != nil {
 		return err
 	}
@@ -325,93 +323,13 @@ func (b *bench) convergeHandles(ctx context.Context, op *operator) (creates, con
 	}
 }
 
-// writeVerbs are the verbs of apiserver_request_total that write.
-var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
-
-// writeCounts returns the apiserver's write requests so far by resource
-// ("handles/status" for a subresource), from its /metrics.
-func writeCounts(ctx context.Context, admin *rest.Config) (map[string]float64, error) {
-	hc, err := rest.HTTPClientFor(admin)
-	if err != nil {
-		return nil, fmt.Errorf("failed to create a metrics client: %w", err)
-	}
-	// The host may end in a slash, and //metrics is not found.
-	u, err := url.JoinPath(admin.Host, "metrics")
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the metrics URL: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the metrics request: %w", err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read the apiserver's metrics: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to read the apiserver's metrics: %s", resp.Status)
-	}
-	return parseWriteCounts(resp.Body)
-}
-
-// parseWriteCounts sums apiserver_request_total samples of write verbs by
-// resource. The text format is simple enough not to need a parser library.
-func parseWriteCounts(r io.Reader) (map[string]float64, error) {
-	counts := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		sample, ok := strings.CutPrefix(sc.Text(), "apiserver_request_total{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(sample, "} ")
-		if !ok {
-			continue
-		}
-		l := parseLabels(labels)
-		if !writeVerbs[l["verb"]] {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return nil, fmt.Errorf("failed to parse metric value %q: %w", value, err)
-		}
-		key := l["resource"]
-		if l["subresource"] != "" {
-			key += "/" + l["subresource"]
-		}
-		counts[key] += v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("failed to read the apiserver's metrics: %w", err)
-	}
-	return counts, nil
-}
-
-// parseLabels parses `a="x",b="y"`; apiserver label values hold no quotes
-// or commas.
-func parseLabels(s string) map[string]string {
-	l := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			l[k] = strings.Trim(v, `"`)
-		}
-	}
-	return l
-}
-
 // operatorWrites returns the writes between two counts that the operator
 // made: everything except the benchmark's Handle creates and the apiserver's
 // own lease renewals (nothing else runs against this control plane).
 func operatorWrites(before, after map[string]float64) map[string]float64 {
-	writes := map[string]float64{}
-	for resource, v := range after {
-		if d := v - before[resource]; d > 0 && resource != "handles" && resource != "leases" {
-			writes[resource] = d
-		}
-	}
+	writes := apimetrics.Delta(before, after)
+	delete(writes, "handles")
+	delete(writes, "leases")
 	return writes
 }
 
