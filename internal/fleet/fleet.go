@@ -9,7 +9,6 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -148,7 +147,7 @@ func Start(ctx context.Context, o Options) (_ *Fleet, err error) {
 	}
 	f.Links = links
 	f.onStop(func() { links.Stop(5 * time.Second) })
-	if err := waitFor(ctx, "http://"+linksAddr+"/healthz", links); err != nil {
+	if err := links.WaitOK(ctx, "http://"+linksAddr+"/healthz", 30*time.Second); err != nil {
 		return nil, err
 	}
 	for i := range f.Replicas {
@@ -298,33 +297,11 @@ func (f *Fleet) Restart(ctx context.Context, i int) error {
 		return err
 	}
 	r.Process = p
-	return waitFor(ctx, "http://"+r.Addr+"/readyz", p)
+	return p.WaitOK(ctx, "http://"+r.Addr+"/readyz", 30*time.Second)
 }
 
 // Kill ends replica i with SIGKILL.
 func (f *Fleet) Kill(i int) { f.Replicas[i].Kill() }
-
-// waitFor waits until url answers 200.
-func waitFor(ctx context.Context, url string, p *proc.Process) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.Exited():
-			return p.ExitErr(filepath.Base(p.LogPath))
-		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("%s did not answer 200 in time; see %s", url, p.LogPath), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 // Target is the handle's hosted URL as User through ClientID, calling Tool.
 func (f *Fleet) Target() loadgen.Target {
@@ -337,7 +314,6 @@ func (f *Fleet) Target() loadgen.Target {
 		Scopes: strings.Join(scopeNames, " "), Email: User, Password: Password, Tool: Tool, Arguments: map[string]any{},
 	}
 }
-
 
 // Transport sends the clients' https requests in plain HTTP to the Service.
 func (f *Fleet) Transport(keepAlive bool) http.RoundTripper {

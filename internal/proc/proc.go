@@ -3,7 +3,9 @@
 package proc
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,4 +76,27 @@ func (p *Process) Stop(grace time.Duration) {
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.exited
+}
+
+// WaitOK waits until url answers 200, failing when the process exits first
+// or timeout passes.
+func (p *Process) WaitOK(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return p.ExitErr(filepath.Base(p.LogPath))
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 within %s; see %s", url, timeout, p.LogPath)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -316,7 +316,7 @@ func (s *Stack) start(ctx context.Context) error {
 		}
 		s.Runtimes = append(s.Runtimes, replica)
 		s.onStop(fmt.Sprintf("runtime replica %d", i+1), func() { replica.Stop(10 * time.Second) })
-		if err := waitForHealth(ctx, "http://"+addr+"/healthz", replica); err != nil {
+		if err := replica.WaitOK(ctx, "http://"+addr+"/healthz", 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -347,7 +347,7 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	s.Links = links
 	s.onStop("the Links toolset", func() { links.Stop(10 * time.Second) })
-	if err := waitForHealth(ctx, "http://"+o.LinksAddr+"/healthz", links); err != nil {
+	if err := links.WaitOK(ctx, "http://"+o.LinksAddr+"/healthz", 30*time.Second); err != nil {
 		return err
 	}
 	return s.pointToolset(ctx, "links", s.LinksURL)
@@ -425,28 +425,6 @@ func createDevUser(ctx context.Context, cp *controlplane.Env) (string, error) {
 		return "", fmt.Errorf("failed to create the sign-in user: %w", err)
 	}
 	return password, nil
-}
-
-// waitForHealth waits until url answers 200.
-func waitForHealth(ctx context.Context, url string, p *proc.Process) error {
-	deadline := time.After(30 * time.Second)
-	for {
-		if resp, err := http.Get(url); err == nil { //nolint:gosec,noctx // a fixed loopback URL
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.Exited():
-			return p.ExitErr(filepath.Base(p.LogPath))
-		case <-deadline:
-			return fmt.Errorf("%s is not healthy after 30s; see %s", url, p.LogPath)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // waitForGateway waits until Traefik serves the gateway host with a

@@ -209,7 +209,7 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 	}
 	defer rt.Stop(10 * time.Second)
 	startedAt := time.Now()
-	if err := waitHealthy(ctx, "http://"+addr+"/healthz", rt); err != nil {
+	if err := rt.WaitOK(ctx, "http://"+addr+"/healthz", startupTimeout); err != nil {
 		return nil, err
 	}
 	startup := time.Since(startedAt)
@@ -432,27 +432,6 @@ func startRuntime(o options, configPath, kubeconfig, addr string) (*runtimeProc,
 		}
 	}()
 	return rp, nil
-}
-
-func waitHealthy(ctx context.Context, url string, p *runtimeProc) error {
-	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.Exited():
-			return p.ExitErr("runtime")
-		case <-ctx.Done():
-			return fmt.Errorf("the runtime did not answer %s within %s: see %s", url, startupTimeout, p.LogPath)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func freeAddr() (string, error) {
