@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
@@ -45,10 +46,10 @@ func LoadKeyRing(ctx context.Context, c client.Client, namespace, name string) (
 	return ring, nil
 }
 
-// Refresh re-reads the Secret every interval until ctx ends, so a rotated
+// Watch applies every change of the Secret the informers see, so a rotated
 // key is used without a restart. A broken Secret keeps the keys in force.
-func (k *KeyRing) Refresh(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, logErr func(error)) {
-	keysecret.Poll(ctx, r, namespace, name, interval, k.update, logErr)
+func (k *KeyRing) Watch(ctx context.Context, informers cache.Informers, namespace, name string, logErr func(error)) error {
+	return keysecret.Watch(ctx, informers, namespace, name, k.update, logErr)
 }
 
 func (k *KeyRing) update(secret *corev1.Secret) error {

@@ -135,13 +135,17 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	if err != nil {
 		return err
 	}
-	go keys.Refresh(ctx, informers, cfg.Namespace, keysSecret, 10*time.Second, func(err error) { log.Error("signing keys not refreshed", "error", err) })
+	if err := keys.Watch(ctx, informers, cfg.Namespace, keysSecret, func(err error) { log.Error("signing keys not refreshed", "error", err) }); err != nil {
+		return err
+	}
 	minter, err := upstream.LoadMinter(ctx, direct, cfg.Namespace, tokenFlags.upstreamSecret, cfg.Issuer)
 	if err != nil {
 		return err
 	}
 	minter.Lifetime = tokenFlags.upstreamTTL
-	go minter.Refresh(ctx, informers, cfg.Namespace, tokenFlags.upstreamSecret, 10*time.Second, func(err error) { log.Error("upstream token keys not refreshed", "error", err) })
+	if err := minter.Watch(ctx, informers, cfg.Namespace, tokenFlags.upstreamSecret, func(err error) { log.Error("upstream token keys not refreshed", "error", err) }); err != nil {
+		return err
+	}
 	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace, Indexed: true}
 	var clients oauth.Clients = cluster
 	if cfg.ClientIDMetadataDocumentsEnabled() {

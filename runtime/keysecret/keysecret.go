@@ -1,16 +1,17 @@
 // Package keysecret keeps key material in a Secret that every runtime
-// replica shares: created once by whichever replica comes first, re-read
-// periodically so a rotation needs no restart.
+// replica shares: created once by whichever replica comes first, watched so
+// a rotation needs no restart.
 package keysecret
 
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -39,24 +40,24 @@ func Load(ctx context.Context, c client.Client, namespace, name string, newSecre
 	return secret, nil
 }
 
-// Poll re-reads the Secret every interval until ctx ends and hands it to
-// apply. An error (a broken Secret) is logged and what is in force stays.
-func Poll(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, apply func(*corev1.Secret) error, logErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// Watch hands the Secret to apply whenever the informer sees it created or
+// changed, until the informers stop: every replica uses a rotated key
+// within the watch's latency, not at its next poll. An error (a broken
+// Secret) is logged and what is in force stays.
+func Watch(ctx context.Context, informers cache.Informers, namespace, name string, apply func(*corev1.Secret) error, logErr func(error)) error {
+	inf, err := informers.GetInformer(ctx, &corev1.Secret{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("failed to watch the keys Secret %s/%s: %w", namespace, name, err)
+	}
+	handle := func(obj any) {
+		secret, ok := obj.(*corev1.Secret)
+		if !ok || secret.Namespace != namespace || secret.Name != name {
 			return
-		case <-t.C:
 		}
-		secret := &corev1.Secret{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
-		if err == nil {
-			err = apply(secret)
-		}
-		if err != nil {
+		if err := apply(secret); err != nil {
 			logErr(err)
 		}
 	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, obj any) { handle(obj) }})
+	return err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
@@ -151,9 +152,9 @@ func LoadMinter(ctx context.Context, c client.Client, namespace, name, issuer st
 	return NewMinter(issuer, secret)
 }
 
-// Refresh re-reads the Secret every interval until ctx ends, so a rotated
+// Watch applies every change of the Secret the informers see, so a rotated
 // key is published and used without a restart. A broken Secret keeps the
 // keys in force.
-func (m *Minter) Refresh(ctx context.Context, r client.Reader, namespace, name string, interval time.Duration, logErr func(error)) {
-	keysecret.Poll(ctx, r, namespace, name, interval, m.Update, logErr)
+func (m *Minter) Watch(ctx context.Context, informers cache.Informers, namespace, name string, logErr func(error)) error {
+	return keysecret.Watch(ctx, informers, namespace, name, m.Update, logErr)
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -104,10 +105,21 @@ func TestReplicasCreateOneSecret(t *testing.T) {
 		t.Errorf("a token of one replica fails with another's keys: %v", err)
 	}
 
-	// Rotate in the apiserver; replica 0 picks it up without a restart.
-	refreshCtx, cancel := context.WithCancel(ctx)
+	// Rotate in the apiserver; replica 0 picks it up from its watch without
+	// a restart.
+	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go minters[0].Refresh(refreshCtx, c, ns, DefaultSecretName, 50*time.Millisecond, func(err error) { t.Error(err) })
+	informers, err := cache.New(env.Config, cache.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := minters[0].Watch(watchCtx, informers, ns, DefaultSecretName, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = informers.Start(watchCtx) }()
+	if !informers.WaitForCacheSync(watchCtx) {
+		t.Fatal("the informers did not sync")
+	}
 	newKID, key, err := NewKey(time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -19,9 +19,10 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
 
-// keysReread is how often the replicas re-read the key Secrets (10 s),
-// with slack.
-const keysReread = 12 * time.Second
+// keysReread is how long the test waits for the replicas to apply a
+// changed key Secret: they watch it, so a generous slack over the watch's
+// latency.
+const keysReread = 3 * time.Second
 
 // Both signing keys (the access tokens' and the upstream tokens') rotate
 // under a steady mixed load, as docs/runtime.md says: add the new key, wait
