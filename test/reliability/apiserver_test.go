@@ -98,7 +98,9 @@ func TestAPIServerStoppedUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("slowest refused authorization or refresh during the outage: %s", slowest.Round(time.Millisecond))
-	if slowest > 2*time.Second {
+	// Refused connections fail at once; waiting for the direct client's 5 s
+	// timeout would be a hang in disguise.
+	if slowest > 3*time.Second {
 		t.Errorf("a refusal took %s: not fast", slowest)
 	}
 	for i, r := range f.Replicas {
