@@ -10,6 +10,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -116,7 +117,14 @@ func Start(ctx context.Context, o Options) (_ *Fleet, err error) {
 	if err := f.startFronts(); err != nil {
 		return nil, err
 	}
-	_, port, _ := splitPort(f.Service.Addr())
+	_, portText, err := net.SplitHostPort(f.Service.Addr())
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, err
+	}
 	cfgYAML := stack.PlatformConfig(port, port)
 	if f.Config, err = platform.Parse([]byte(cfgYAML)); err != nil {
 		return nil, err
@@ -163,15 +171,6 @@ func Start(ctx context.Context, o Options) (_ *Fleet, err error) {
 func hostPort(rawURL string) string {
 	u, _ := url.Parse(rawURL)
 	return u.Host
-}
-
-func splitPort(addr string) (string, int, error) {
-	u, err := url.Parse("//" + addr)
-	if err != nil {
-		return "", 0, err
-	}
-	port, err := strconv.Atoi(u.Port())
-	return u.Hostname(), port, err
 }
 
 func (f *Fleet) onStop(stop func()) { f.stops = append(f.stops, stop) }
