@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,6 +22,66 @@ import (
 // maxErrorText bounds the upstream text quoted in a tool error or a status
 // message.
 const maxErrorText = 512
+
+// MaxAnswerBytes bounds one answer of an upstream (its HTTP body): the
+// client decodes a JSON answer, and reads an event stream line, whole, so
+// an upstream sending without end would otherwise fill the runtime's
+// memory until the call's timeout, for every call in flight. A longer answer
+// fails the call. The tools/list_changed stream is not bounded.
+const MaxAnswerBytes = 8 << 20
+
+// errAnswerTooLarge ends the read of an answer longer than MaxAnswerBytes.
+var errAnswerTooLarge = fmt.Errorf("the answer is longer than %d MiB", MaxAnswerBytes>>20)
+
+// limitAnswers returns hc with every answer body cut off with
+// errAnswerTooLarge after limit bytes, but the tools/list_changed stream's.
+func limitAnswers(hc *http.Client, limit int64) *http.Client {
+	c := *hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = answerLimit{base: base, limit: limit}
+	return &c
+}
+
+type answerLimit struct {
+	base  http.RoundTripper
+	limit int64
+}
+
+func (l answerLimit) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(r)
+	if err != nil || resp.Body == nil || r.Method == http.MethodGet ||
+		r.Header.Get(mcp.HeaderMethod) == string(mcp.MethodSubscriptionsListen) {
+		return resp, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: l.limit}
+	return resp, nil
+}
+
+// limitedBody fails a read past its limit.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// An answer of exactly the limit ends here.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 // conn is the runtime's connection to one upstream: one mcp-go client,
 // initialized on first use with the runtime's own token, whose requests
@@ -61,7 +122,8 @@ func bearer(ctx context.Context) map[string]string {
 
 func newConn(ctx context.Context, url string, timeout time.Duration, maxInFlight int, hc *http.Client, log *slog.Logger) *conn {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &conn{url: url, sem: make(chan struct{}, maxInFlight), http: hc, log: log, ctx: ctx, cancel: cancel, lock: make(chan struct{}, 1)}
+	c := &conn{url: url, sem: make(chan struct{}, maxInFlight), http: limitAnswers(hc, MaxAnswerBytes), log: log, ctx: ctx, cancel: cancel,
+		lock: make(chan struct{}, 1)}
 	c.setTimeout(timeout)
 	return c
 }
