@@ -280,7 +280,7 @@ func (c *Client) CallMCP(ctx context.Context, mcpURL, bearer, sessionID, method 
 	}
 	msg := r.body
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "text/event-stream") {
-		msg = firstEventData(r.body)
+		msg = responseEvent(r.body)
 	}
 	var rpc struct {
 		Result json.RawMessage `json:"result"`
@@ -296,21 +296,52 @@ func (c *Client) CallMCP(ctx context.Context, mcpURL, bearer, sessionID, method 
 	return res, nil
 }
 
-// firstEventData returns the data of the first server-sent event.
-func firstEventData(body []byte) []byte {
+// responseEvent returns the data of the server-sent event that carries the
+// JSON-RPC response: a stream may send notifications first (the runtime
+// sends notifications/tools/list_changed ahead of the answer after the
+// tools changed). Without such an event it returns the first event's data.
+func responseEvent(body []byte) []byte {
+	var first []byte
+	for _, data := range eventData(body) {
+		if first == nil {
+			first = data
+		}
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if json.Unmarshal(data, &msg) == nil && len(msg.ID) > 0 && (len(msg.Result) > 0 || len(msg.Error) > 0) {
+			return data
+		}
+	}
+	return first
+}
+
+// eventData returns the data of each server-sent event in body.
+func eventData(body []byte) [][]byte {
+	var events [][]byte
 	var data []string
+	flush := func() {
+		if len(data) > 0 {
+			events = append(events, []byte(strings.Join(data, "\n")))
+			data = nil
+		}
+	}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 64<<10), maxBody)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" && len(data) > 0 {
-			break
+		if line == "" {
+			flush()
+			continue
 		}
 		if v, ok := strings.CutPrefix(line, "data:"); ok {
 			data = append(data, strings.TrimPrefix(v, " "))
 		}
 	}
-	return []byte(strings.Join(data, "\n"))
+	flush()
+	return events
 }
 
 // ToolNames returns the names of a tools/list result.

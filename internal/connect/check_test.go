@@ -94,7 +94,10 @@ func TestCallMCPReadsEventStreamsAndChallenges(t *testing.T) {
 		case "Bearer good":
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.Header().Set("Mcp-Session-Id", "s1")
-			_, _ = w.Write([]byte("event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}\n\n"))
+			// A notification first, as the runtime sends after the tools
+			// changed, then the response.
+			_, _ = w.Write([]byte("event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n" +
+				"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}\n\n"))
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="https://x/.well-known/oauth-protected-resource/mcp", scope="mcp.connect skills.read", error="insufficient_scope"`)
 			w.Header().Set("Content-Type", "application/json")

@@ -70,8 +70,6 @@ type Options struct {
 	Dir string
 	// Replicas is the number of runtime replicas (at least 1).
 	Replicas int
-	// RuntimeArgs are extra flags of every replica.
-	RuntimeArgs []string
 	// PasswordCost is the bcrypt cost of the user's password hash
 	// (bcrypt.DefaultCost when 0).
 	PasswordCost int
@@ -289,9 +287,8 @@ func (f *Fleet) createObjects(ctx context.Context) error {
 // until it is ready.
 func (f *Fleet) Restart(ctx context.Context, i int) error {
 	r := f.Replicas[i]
-	args := append([]string{"--platform-config=" + f.ConfigPath, "--listen=" + r.Addr}, f.opts.RuntimeArgs...)
 	p, err := proc.Start(filepath.Join(f.opts.Dir, fmt.Sprintf("runtime-%d.log", i+1)), []string{"KUBECONFIG=" + f.Kubeconfig},
-		filepath.Join(f.opts.BinDir, "runtime"), args...)
+		filepath.Join(f.opts.BinDir, "runtime"), "--platform-config="+f.ConfigPath, "--listen="+r.Addr)
 	if err != nil {
 		return err
 	}

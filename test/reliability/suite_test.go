@@ -38,16 +38,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startFleet starts a fleet of replicas in its own namespace-free corner of
-// the control plane; every test's fleet uses the same objects (created once).
-func startFleet(t *testing.T, replicas int, runtimeArgs ...string) *fleet.Fleet {
+// startFleet starts a fleet of replicas on the suite's control plane; every
+// test's fleet uses the same objects (created once).
+func startFleet(t *testing.T, replicas int) *fleet.Fleet {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts runtime processes")
 	}
 	dir := filepath.Join(t.TempDir(), "fleet")
 	f, err := fleet.Start(context.Background(), fleet.Options{Env: env, BinDir: binDir, Dir: dir, Replicas: replicas,
-		RuntimeArgs: runtimeArgs, PasswordCost: bcrypt.MinCost})
+		PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
