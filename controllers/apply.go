@@ -70,7 +70,34 @@ func upToDate(want *unstructured.Unstructured, existing, owner client.Object) bo
 	if err != nil {
 		return false
 	}
-	return equality.Semantic.DeepDerivative(want.Object["spec"], have["spec"])
+	return equality.Semantic.DeepDerivative(want.Object["spec"], have["spec"]) && sameListLengths(want.Object["spec"], have["spec"])
+}
+
+// sameListLengths reports whether every non-empty list of want has as many
+// items in have. DeepDerivative compares only the items want has, so a hand
+// edit that appends one (a second hostname, another rule) would stay; the
+// apiserver's defaulting never adds items to the lists the operator sets.
+func sameListLengths(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, _ := have.(map[string]any)
+		for k, v := range w {
+			if !sameListLengths(v, h[k]) {
+				return false
+			}
+		}
+	case []any:
+		h, _ := have.([]any)
+		if len(w) > 0 && len(h) != len(w) {
+			return false
+		}
+		for i := range min(len(w), len(h)) {
+			if !sameListLengths(w[i], h[i]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // deleteIfExists deletes obj, treating not-found as success.

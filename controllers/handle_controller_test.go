@@ -264,6 +264,28 @@ func TestDriftIsRepaired(t *testing.T) {
 	})
 	t.Logf("hand edit of the hosted route reverted in %s", took)
 
+	// An appended item is a change too, though every item the operator
+	// wrote is still there.
+	r, err := getRoute("handle-drift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.Hostnames = append(r.Spec.Hostnames, "evil.example.com")
+	if err := env.Client.Update(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	took = eventually(t, 10*time.Second, "appended hostname removed", func() error {
+		got, err := getRoute("handle-drift")
+		if err != nil {
+			return err
+		}
+		if h := got.Spec.Hostnames; len(h) != 1 {
+			return fmt.Errorf("hostnames %v", h)
+		}
+		return nil
+	})
+	t.Logf("hostname appended to the hosted route removed in %s", took)
+
 	if err := env.Client.Delete(ctx, r); err != nil {
 		t.Fatal(err)
 	}

@@ -154,10 +154,15 @@ func waitFor(ctx context.Context, t *testing.T, timeout time.Duration, running [
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
+	var last error
 	for {
 		err := check(ctx)
 		if err == nil {
 			return time.Since(start)
+		}
+		// A check cut short by the deadline says less than the one before.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		for _, p := range running {
 			select {
@@ -168,7 +173,7 @@ func waitFor(ctx context.Context, t *testing.T, timeout time.Duration, running [
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("not within %s: %v", timeout, err)
+			t.Fatalf("not within %s: %v", timeout, last)
 		case <-time.After(time.Second):
 		}
 	}

@@ -2,9 +2,9 @@ package operator_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +22,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
+	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/internal/testoperator"
@@ -43,13 +44,15 @@ func TestKilledMidwayConverges(t *testing.T) {
 		// (50); the first recreated of them come back under the same name.
 		deleteEvery, recreated, added = 20, 10, 40
 		// Hand faults on converged handles: a hosted route's backend port
-		// changed, compatibility routes and certificates deleted.
-		edited, routesDeleted, certsDeleted = 5, 5, 3
+		// changed or a hostname added, compatibility routes and certificates
+		// deleted.
+		edited, appended, routesDeleted, certsDeleted = 5, 3, 5, 3
 	)
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	cl := startCluster(ctx, t)
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	cl := startCluster(ctx, t, controlplane.WithWriteAuditLog(auditLog))
 	stopGC, err := cl.env.StartGarbageCollector()
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +70,7 @@ func TestKilledMidwayConverges(t *testing.T) {
 	first := cl.startOperator(t, "operator-1", kubeconfig, unlimited...)
 	untilKill := waitFor(ctx, t, 2*time.Minute, []*proc.Process{first}, converged(cl, killAt, total))
 	first.Kill()
+	killed := time.Now()
 	done := convergedHandles(ctx, t, cl.c)
 	t.Logf("SIGKILL %.1fs after the start: %d of %d handles converged; %s", untilKill.Seconds(), len(done), total, census(ctx, t, cl.c, ns))
 	if len(done) == total {
@@ -93,32 +97,35 @@ func TestKilledMidwayConverges(t *testing.T) {
 			victims = append(victims, name)
 		}
 	}
-	for _, name := range victims[:edited] {
-		route := &gatewayv1.HTTPRoute{}
-		if err := cl.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "handle-" + name}, route); err != nil {
-			t.Fatal(err)
-		}
-		route.Spec.Rules[0].BackendRefs[0].Port = ptr.To(gatewayv1.PortNumber(9999))
-		if err := cl.c.Update(ctx, route, client.FieldOwner("kubectl-edit")); err != nil {
-			t.Fatal(err)
-		}
+	for i, name := range victims[:edited+appended] {
+		editRoute(ctx, t, cl.c, ns, "handle-"+name, func(r *gatewayv1.HTTPRoute) {
+			if i < edited {
+				r.Spec.Rules[0].BackendRefs[0].Port = ptr.To(gatewayv1.PortNumber(9999))
+			} else {
+				r.Spec.Hostnames = append(r.Spec.Hostnames, "intruder.example.com")
+			}
+		})
 	}
-	for _, name := range victims[edited : edited+routesDeleted] {
+	victims = victims[edited+appended:]
+	for _, name := range victims[:routesDeleted] {
 		deleteObject(ctx, t, cl.c, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "handle-" + name + "-compat"}})
 	}
-	for _, name := range victims[edited+routesDeleted : edited+routesDeleted+certsDeleted] {
+	for _, name := range victims[routesDeleted : routesDeleted+certsDeleted] {
 		deleteObject(ctx, t, cl.c, &certmanagerv1.Certificate{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "handle-" + name}})
 	}
 	live := total - total/deleteEvery + recreated + added
-	t.Logf("while down: deleted %d handles, recreated %d of them, added %d (%d live); edited %d hosted routes, deleted %d compatibility routes and %d certificates",
-		total/deleteEvery, recreated, added, live, edited, routesDeleted, certsDeleted)
+	t.Logf("while down: deleted %d handles, recreated %d of them, added %d (%d live); changed the port of %d hosted routes, added a hostname to %d, deleted %d compatibility routes and %d certificates",
+		total/deleteEvery, recreated, added, live, edited, appended, routesDeleted, certsDeleted)
 
+	restarted := time.Now()
 	second := cl.startOperator(t, "operator-2", kubeconfig, unlimited...)
 	running := []*proc.Process{second}
-	statuses := waitFor(ctx, t, 2*time.Minute, running, converged(cl, live, live))
+	statuses := waitFor(ctx, t, 3*time.Minute, running, converged(cl, live, live))
 	exact := statuses + waitFor(ctx, t, time.Minute, running, func(ctx context.Context) error { return checkEdge(ctx, cl.c, cl.cfg) })
 	t.Logf("after the restart: every live handle converged in %.1fs, the edge was exactly as wanted in %.1fs; %s",
 		statuses.Seconds(), exact.Seconds(), census(ctx, t, cl.c, ns))
+	t.Logf("the operator's writes: before the kill %v; after the restart %v",
+		auditWrites(t, auditLog, time.Time{}, killed, "operator")["operator"], auditWrites(t, auditLog, restarted, time.Now(), "operator")["operator"])
 }
 
 func newHandle(i int) *mcpv1alpha1.Handle {
@@ -129,6 +136,19 @@ func handleNumber(name string) int {
 	var i int
 	_, _ = fmt.Sscanf(name, "h%d", &i)
 	return i
+}
+
+// editRoute changes a route as a person with kubectl edit would.
+func editRoute(ctx context.Context, t *testing.T, c client.Client, ns, name string, edit func(*gatewayv1.HTTPRoute)) {
+	t.Helper()
+	route := &gatewayv1.HTTPRoute{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, route); err != nil {
+		t.Fatal(err)
+	}
+	edit(route)
+	if err := c.Update(ctx, route, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func deleteObject(ctx context.Context, t *testing.T, c client.Client, obj client.Object) {
@@ -278,8 +298,8 @@ func checkEdge(ctx context.Context, c client.Client, cfg *platform.Config) error
 	return fmt.Errorf("%d differences, first: %s", len(problems), strings.Join(problems[:min(len(problems), 10)], "; "))
 }
 
-// sameSpec reports whether have's spec carries every field desired's sets,
-// the comparison the operator itself makes: the apiserver adds defaults.
+// sameSpec reports whether have's spec is desired's plus only the fields
+// the apiserver defaults.
 func sameSpec(desired, have client.Object) error {
 	d, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
 	if err != nil {
@@ -289,10 +309,45 @@ func sameSpec(desired, have client.Object) error {
 	if err != nil {
 		return err
 	}
-	if !equality.Semantic.DeepDerivative(d["spec"], h["spec"]) {
-		return errors.New("spec differs from the operator's")
+	if path := firstDifference("spec", d["spec"], h["spec"]); path != "" {
+		return fmt.Errorf("spec differs from the operator's at %s", path)
 	}
 	return nil
+}
+
+// firstDifference returns the path of the first value of want that have
+// lacks or holds differently, or "". A field want leaves out may hold
+// anything (a default); a list must have exactly want's items, because
+// defaulting never adds items to the operator's lists while a hand edit
+// may.
+func firstDifference(path string, want, have any) string {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return path
+		}
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			if p := firstDifference(path+"."+k, w[k], h[k]); p != "" {
+				return p
+			}
+		}
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return path
+		}
+		for i := range w {
+			if p := firstDifference(fmt.Sprintf("%s[%d]", path, i), w[i], h[i]); p != "" {
+				return p
+			}
+		}
+	default:
+		if !equality.Semantic.DeepEqual(want, have) {
+			return path
+		}
+	}
+	return ""
 }
 
 func ownerUIDs(o client.Object) []types.UID {
