@@ -51,8 +51,12 @@ func TestKilledMidwayConverges(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
+	// The audit log gives the operator's writes before the kill and after
+	// the restart, for the figures.
 	auditLog := filepath.Join(t.TempDir(), "audit.log")
 	cl := startCluster(ctx, t, controlplane.WithWriteAuditLog(auditLog))
+	// The garbage collector deletes what deleted handles owned, as in a
+	// cluster.
 	stopGC, err := cl.env.StartGarbageCollector()
 	if err != nil {
 		t.Fatal(err)
