@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -225,7 +226,7 @@ func (c *Client) Authorize(ctx context.Context) error {
 	if p.status != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
 		return refusal("approve", p)
 	}
-	if loc.Query().Get("state") != state {
+	if subtle.ConstantTimeCompare([]byte(loc.Query().Get("state")), []byte(state)) != 1 {
 		return &Error{Step: "approve", Status: p.status, Detail: "the redirect carries another state"}
 	}
 	if err := c.token(ctx, "code exchange", url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},

@@ -40,3 +40,18 @@ func Run(ctx context.Context, clients []*Client, rec *Recorder, mix Mix) {
 	}
 	wg.Wait()
 }
+
+// Start runs the mix in the background, as Run does, until the returned
+// stop is called; stop returns once every client has stopped.
+func Start(clients []*Client, rec *Recorder, mix Mix) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, clients, rec, mix)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

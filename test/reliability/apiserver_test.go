@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -20,12 +19,7 @@ func TestAPIServerStoppedUnderLoad(t *testing.T) {
 	f := startFleet(t, 2)
 	cs := clients(t, f, 6, false)
 	rec := &loadgen.Recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		loadgen.Run(ctx, cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 2, AuthorizeEvery: 3})
-	}()
+	stop := loadgen.Start(cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 2, AuthorizeEvery: 3})
 
 	start := time.Now()
 	time.Sleep(3 * time.Second)
@@ -37,8 +31,7 @@ func TestAPIServerStoppedUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Second)
-	cancel()
-	<-done
+	stop()
 	end := time.Now()
 
 	results := rec.Results()

@@ -23,12 +23,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	// live replica.
 	cs := clients(t, f, 8, false)
 	rec := &loadgen.Recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		loadgen.Run(ctx, cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 2, AuthorizeEvery: 5})
-	}()
+	stop := loadgen.Start(cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 2, AuthorizeEvery: 5})
 
 	start := time.Now()
 	time.Sleep(4 * time.Second)
@@ -42,8 +37,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	restarted := time.Now()
 	time.Sleep(4 * time.Second)
-	cancel()
-	<-done
+	stop()
 	end := time.Now()
 	t.Logf("killed replica 1 at %.1f s, restarted at %.1f s (ready after %.2f s)", killAt.Sub(start).Seconds(),
 		restartAt.Sub(start).Seconds(), restarted.Sub(restartAt).Seconds())

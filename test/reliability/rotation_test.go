@@ -70,12 +70,7 @@ func TestSigningKeyRotationUnderLoad(t *testing.T) {
 	}
 
 	rec := &loadgen.Recorder{}
-	loadCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		loadgen.Run(loadCtx, cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 1, AuthorizeEvery: 4})
-	}()
+	stop := loadgen.Start(cs, rec, loadgen.Mix{Lists: 1, Calls: 2, RefreshEvery: 1, AuthorizeEvery: 4})
 	start := time.Now()
 	time.Sleep(2 * time.Second)
 	added := time.Now()
@@ -88,8 +83,7 @@ func TestSigningKeyRotationUnderLoad(t *testing.T) {
 		patch(r.secret, map[string]any{"metadata": map[string]any{"annotations": map[string]string{keysecret.CurrentKeyAnnotation: r.id}}})
 	}
 	time.Sleep(keysReread)
-	cancel()
-	<-done
+	stop()
 	end := time.Now()
 	results := rec.Results()
 	logStats(t, "before the rotation", results, start, added)
