@@ -51,7 +51,9 @@ const (
 	maxTokenLen    = 8192
 )
 
-var b64 = base64.RawURLEncoding
+// b64 decodes strictly: with non-zero trailing bits accepted, one token
+// would have several spellings.
+var b64 = base64.RawURLEncoding.Strict()
 
 // MintAccess returns a signed access token for a with the keyset's current
 // key.
@@ -86,6 +88,11 @@ func (ks *KeySet) VerifyAccess(token string, now time.Time) (Access, error) {
 		return Access{}, ErrFormat
 	}
 	if len(token) > maxTokenLen {
+		return Access{}, ErrMalformed
+	}
+	// The decoder skips CR and LF: with them one token would have many
+	// spellings.
+	if strings.ContainsAny(body, "\r\n") {
 		return Access{}, ErrMalformed
 	}
 	encPayload, encMAC, ok := strings.Cut(body, ".")

@@ -37,7 +37,8 @@ func (ks *KeySet) Seal(purpose string, v any, expiry time.Time) (string, error) 
 // Open verifies a sealed value of the purpose and decodes it into v.
 func (ks *KeySet) Open(purpose, s string, v any, now time.Time) error {
 	encBody, encSig, ok := strings.Cut(s, ".")
-	if !ok || len(s) > maxTokenLen {
+	// CR and LF would be skipped by the decoder (see VerifyAccess).
+	if !ok || len(s) > maxTokenLen || strings.ContainsAny(s, "\r\n") {
 		return ErrSealed
 	}
 	body, err1 := b64.DecodeString(encBody)
