@@ -37,8 +37,10 @@ import (
 const (
 	faultsHandle   = "faults"
 	faultsClientID = "load-faults"
-	// upstreamTimeout is every fault toolset's spec.timeout.
-	upstreamTimeout = 2 * time.Second
+	// upstreamTimeout is every fault toolset's spec.timeout: short, for a
+	// quick test, and long enough that a loaded CI machine's stalls do not
+	// look like waiting on it.
+	upstreamTimeout = 3 * time.Second
 	// faultSlack is what a failed call may take beyond the timeout (the
 	// runtime's own work, the balancer, a busy machine).
 	faultSlack = 1500 * time.Millisecond
