@@ -19,6 +19,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -162,22 +163,11 @@ func (r *benchRuntime) do(method, rawURL string, form url.Values) *httptest.Resp
 	return rec
 }
 
-func formOf(b *testing.B, page string) url.Values {
-	v := url.Values{}
-	for _, m := range hidden.FindAllStringSubmatch(page, -1) {
-		v.Set(m[1], m[2])
-	}
-	if v.Get("req") == "" {
-		b.Fatalf("form without req:\n%s", page)
-	}
-	return v
-}
-
 // signIn signs alice in, so authorizations go straight to consent.
 func (r *benchRuntime) signIn(b *testing.B, challenge string) {
 	rec := r.do("GET", authorizeURL(challenge, nil), nil)
 	login := r.do("GET", "https://ai.10x.in"+rec.Header().Get("Location"), nil)
-	form := formOf(b, login.Body.String())
+	form := testruntime.FormFields(b, login.Body.String())
 	form.Set("email", "alice@example.com")
 	form.Set("password", password)
 	if rec := r.do("POST", "https://ai.10x.in/ui/login", form); rec.Code != http.StatusSeeOther {
@@ -189,7 +179,7 @@ func (r *benchRuntime) signIn(b *testing.B, challenge string) {
 // returns the refresh token.
 func (r *benchRuntime) authorize(b *testing.B, verifier, challenge string) string {
 	rec := r.do("GET", authorizeURL(challenge, nil), nil)
-	form := formOf(b, rec.Body.String())
+	form := testruntime.FormFields(b, rec.Body.String())
 	form.Set("decision", "approve")
 	rec = r.do("POST", "https://ai.10x.in/ui/consent", form)
 	loc, _ := url.Parse(rec.Header().Get("Location"))

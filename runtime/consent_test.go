@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 )
 
 // On the shared gateway the user picks the handle; the grant is bound to
@@ -29,7 +30,7 @@ func TestGatewayConsentNeedsAHandle(t *testing.T) {
 	if !strings.Contains(page, `name="handle" value="acme"`) {
 		t.Fatalf("the handle picker does not offer acme:\n%s", page)
 	}
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "choose the handle") {

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,20 +141,6 @@ func (s *stack) send(t *testing.T, req *http.Request) response {
 	return response{resp, body}
 }
 
-var hidden = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)
-
-func fields(t *testing.T, page string) url.Values {
-	t.Helper()
-	v := url.Values{}
-	for _, m := range hidden.FindAllStringSubmatch(page, -1) {
-		v.Set(m[1], m[2])
-	}
-	if v.Get("req") == "" || v.Get("csrf") == "" {
-		t.Fatalf("form without req and csrf:\n%s", page)
-	}
-	return v
-}
-
 func pkce() (verifier, challenge string) {
 	verifier = "flow-test-verifier-" + strings.Repeat("v", 40)
 	sum := sha256.Sum256([]byte(verifier))
@@ -178,7 +163,7 @@ func (s *stack) signIn(t *testing.T, authURL, email string) string {
 	t.Helper()
 	resp, _ := s.do(t, "GET", authURL, nil)
 	_, page := s.do(t, "GET", "https://ai.10x.in"+resp.Header.Get("Location"), nil)
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("email", email)
 	form.Set("password", password)
 	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/login", form)
@@ -200,7 +185,7 @@ func (s *stack) signInAndApprove(t *testing.T, authURL string) *url.URL {
 		if strings.Contains(authURL, "client_id=acme-chatgpt") && !strings.Contains(page, "ChatGPT &lt;acme&gt;") {
 			t.Errorf("the login page does not show the escaped client name:\n%s", page)
 		}
-		form := fields(t, page)
+		form := testruntime.FormFields(t, page)
 		form.Set("email", "alice@example.com")
 		form.Set("password", password)
 		var body string
@@ -219,7 +204,7 @@ func (s *stack) signInAndApprove(t *testing.T, authURL string) *url.URL {
 	if !strings.Contains(page, "See which tools and skills this handle offers") {
 		t.Errorf("the consent page does not describe the scopes:\n%s", page)
 	}
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -360,7 +345,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 	if !strings.Contains(page, "is not a member of the handle acme") || strings.Contains(page, `value="approve"`) {
 		t.Errorf("a non-member may approve:\n%s", page)
 	}
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	if resp, _ := s.do(t, "POST", "https://ai.10x.in/ui/consent", form); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a forged approval by a non-member: %d", resp.StatusCode)

@@ -22,6 +22,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
@@ -209,7 +210,7 @@ func (s *stack) sessionCSRF(t *testing.T) string {
 	_, challenge := pkce()
 	_, page := s.do(t, "GET", authorizeURL(challenge, url.Values{"client_id": {"initech-evil"},
 		"redirect_uri": {"https://chatgpt.com/connector/oauth/cb_second"}, "resource": {"https://initech.mcp.10x.in/mcp"}}), nil)
-	return fields(t, page).Get("csrf")
+	return testruntime.FormFields(t, page).Get("csrf")
 }
 
 func (s *stack) revoke(t *testing.T, grant, csrf string) int {

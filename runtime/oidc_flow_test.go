@@ -23,6 +23,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
@@ -163,7 +164,7 @@ func (s *stack) approveAsSignedIn(t *testing.T, consentPath, email, what, callba
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "as "+email) || !strings.Contains(page, `value="approve"`) {
 		t.Fatalf("%s: %d\n%s", what, resp.StatusCode, page)
 	}
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)
 	loc, _ := url.Parse(resp.Header.Get("Location"))

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
@@ -70,7 +71,7 @@ func TestApiserverDownAnswersTemporarilyUnavailable(t *testing.T) {
 	}
 
 	t.Run("consent", func(t *testing.T) {
-		form := fields(t, s.signIn(t, authorizeURL(challenge, nil), "alice@example.com"))
+		form := testruntime.FormFields(t, s.signIn(t, authorizeURL(challenge, nil), "alice@example.com"))
 		form.Set("decision", "approve")
 		started := time.Now()
 		resp, body := s.do(t, "POST", "https://ai.10x.in/ui/consent", form)

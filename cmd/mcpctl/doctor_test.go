@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -197,8 +196,6 @@ func wantRow(t *testing.T, code int, rep doctorReport, text, step, id string) {
 	}
 }
 
-var hiddenField = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)
-
 // oauthToken registers nothing: it walks the authorization code flow for a
 // registered client as alice (sign-in, consent, code exchange) against the
 // stack's issuer and returns the mcpv1_ access token.
@@ -230,16 +227,6 @@ func (s *runtimeStack) oauthToken(t *testing.T, clientID, redirectURI, resource,
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	fields := func(page string) url.Values {
-		v := url.Values{}
-		for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
-			v.Set(m[1], m[2])
-		}
-		if v.Get("req") == "" || v.Get("csrf") == "" {
-			t.Fatalf("a form without req and csrf:\n%s", page)
-		}
-		return v
-	}
 	verifier := "doctor-test-verifier-" + strings.Repeat("x", 40)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "state": {"st"},
@@ -250,7 +237,7 @@ func (s *runtimeStack) oauthToken(t *testing.T, clientID, redirectURI, resource,
 		t.Fatalf("authorize: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 	_, page := do("GET", s.issuer()+resp.Header.Get("Location"), nil)
-	form := fields(page)
+	form := testruntime.FormFields(t, page)
 	form.Set("email", "alice@example.com")
 	form.Set("password", doctorPassword)
 	resp, body = do("POST", s.issuer()+"/ui/login", form)
@@ -258,7 +245,7 @@ func (s *runtimeStack) oauthToken(t *testing.T, clientID, redirectURI, resource,
 		t.Fatalf("login: %d %s", resp.StatusCode, body)
 	}
 	_, page = do("GET", s.issuer()+resp.Header.Get("Location"), nil)
-	form = fields(page)
+	form = testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	resp, body = do("POST", s.issuer()+"/ui/consent", form)
 	loc, err := url.Parse(resp.Header.Get("Location"))

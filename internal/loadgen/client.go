@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -188,7 +189,7 @@ var hidden = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)
 func FormFields(page string) url.Values {
 	v := url.Values{}
 	for _, m := range hidden.FindAllStringSubmatch(page, -1) {
-		v.Set(m[1], m[2])
+		v.Set(m[1], html.UnescapeString(m[2]))
 	}
 	return v
 }

@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
+
+	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
 )
 
 // SendTo sends req to one in-process replica whatever host its URL names,
@@ -34,4 +37,15 @@ func SendTo(t testing.TB, replica *httptest.Server, jar http.CookieJar, req *htt
 	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// FormFields returns the hidden req and csrf fields of a sign-in or consent
+// page, failing the test when the page has no such form.
+func FormFields(t testing.TB, page string) url.Values {
+	t.Helper()
+	v := loadgen.FormFields(page)
+	if v.Get("req") == "" || v.Get("csrf") == "" {
+		t.Fatalf("a form without req and csrf:\n%s", page)
+	}
+	return v
 }

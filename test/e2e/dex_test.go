@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/dex"
+	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
 	"github.com/10xdotin/mcp-handle-operator/internal/stack"
 )
 
@@ -119,10 +120,8 @@ func (e *suite) dexSignIn(t *testing.T) {
 	if !strings.Contains(page, "as "+dexUser) || !strings.Contains(page, `value="approve"`) {
 		t.Fatalf("consent after Dex (acme through the %s group):\n%s", dexGroup, page)
 	}
-	form := url.Values{"decision": {"approve"}}
-	for _, m := range regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`).FindAllStringSubmatch(page, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
-	}
+	form := loadgen.FormFields(page)
+	form.Set("decision", "approve")
 	resp, err = browser.PostForm(issuer+"/ui/consent", form)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 )
 
 // A redirect URI that differs from the registered one in any way gets the
@@ -76,7 +77,7 @@ func TestOpenRedirects(t *testing.T) {
 	// A req that is not a request this runtime sealed: forged, altered, or
 	// another purpose's sealed value.
 	page := s.consent(t, authorizeURL(nil))
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	sealed := form.Get("req")
 	for name, req := range map[string]string{"forged": "eyJ4IjoxfQ.AAAA", "altered": sealed[:len(sealed)-2] + "AA", "a CSRF token": form.Get("csrf"), "empty": ""} {
 		t.Run("req "+name, func(t *testing.T) {
@@ -139,7 +140,7 @@ func TestGatewayHandleChoice(t *testing.T) {
 		"ghost": "The handle ghost does not exist",
 		"ACME":  "The handle ACME does not exist",
 	} {
-		form := fields(t, page)
+		form := testruntime.FormFields(t, page)
 		form.Set("decision", "approve")
 		form.Set("handle", handle)
 		r := s.do(t, "POST", issuer+"/ui/consent", form)
@@ -160,7 +161,7 @@ func TestScopesBeyondTheMembersLimit(t *testing.T) {
 	if !strings.Contains(page, "You may not approve links.write on the handle acme.") || strings.Contains(page, `value="approve"`) {
 		t.Fatalf("consent page beyond the limit:\n%s", page)
 	}
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	if r := s.do(t, "POST", issuer+"/ui/consent", form); !isErrorPage(r, http.StatusForbidden) || !strings.Contains(r.body, "You may not approve links.write") {
 		t.Errorf("forged approval: %d %s", r.StatusCode, r.body)
@@ -179,9 +180,9 @@ func TestScopesBeyondTheMembersLimit(t *testing.T) {
 func TestConsentWithoutCSRF(t *testing.T) {
 	s := newStack(t)
 	page := s.consent(t, authorizeURL(nil))
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	other := newStack(t)
-	otherCSRF := fields(t, other.consent(t, authorizeURL(nil))).Get("csrf")
+	otherCSRF := testruntime.FormFields(t, other.consent(t, authorizeURL(nil))).Get("csrf")
 	before := connections(t, "sec-acme")
 	for name, csrf := range map[string]string{"none": "", "forged": "forged", "another session's": otherCSRF, "the sealed request": form.Get("req")} {
 		f := url.Values{"req": {form.Get("req")}, "decision": {"approve"}}

@@ -20,7 +20,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -190,20 +189,6 @@ func (s *stack) doJSON(t *testing.T, rawURL string, body []byte) response {
 	return s.send(t, req)
 }
 
-var hidden = regexp.MustCompile(`name="(req|csrf)" value="([^"]+)"`)
-
-func fields(t *testing.T, page string) url.Values {
-	t.Helper()
-	v := url.Values{}
-	for _, m := range hidden.FindAllStringSubmatch(page, -1) {
-		v.Set(m[1], m[2])
-	}
-	if v.Get("req") == "" || v.Get("csrf") == "" {
-		t.Fatalf("form without req and csrf:\n%s", page)
-	}
-	return v
-}
-
 const verifier = "security-test-verifier-0123456789-0123456789-0123456789"
 
 func challenge() string {
@@ -233,7 +218,7 @@ func (s *stack) consent(t *testing.T, authURL string) string {
 	r := s.do(t, "GET", authURL, nil)
 	if r.StatusCode == http.StatusFound && strings.HasPrefix(r.Header.Get("Location"), "/ui/login?") {
 		login := s.do(t, "GET", issuer+r.Header.Get("Location"), nil)
-		form := fields(t, login.body)
+		form := testruntime.FormFields(t, login.body)
 		form.Set("email", "alice@example.com")
 		form.Set("password", password)
 		r = s.do(t, "POST", issuer+"/ui/login", form)
@@ -251,7 +236,7 @@ func (s *stack) consent(t *testing.T, authURL string) string {
 // approve approves a consent page and returns the code.
 func (s *stack) approve(t *testing.T, page string, extra url.Values) string {
 	t.Helper()
-	form := fields(t, page)
+	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
 	for k, v := range extra {
 		form[k] = v
