@@ -132,20 +132,42 @@ func (e *Env) UserKubeconfig(name string) ([]byte, error) {
 	return user.KubeConfig()
 }
 
+// UnlimitedClient returns an admin client whose own rate limit is far above
+// what the apiserver can take, so that a measurement or a wait is limited by
+// the apiserver and not by the client.
+func UnlimitedClient(admin *rest.Config) (client.Client, error) {
+	cfg := rest.CopyConfig(admin)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create a client: %w", err)
+	}
+	return c, nil
+}
+
+// WriteKubeconfig writes the kubeconfig of the cluster-admin user called
+// name (UserKubeconfig) to path, for the processes a test starts.
+func (e *Env) WriteKubeconfig(path, name string) error {
+	kc, err := e.UserKubeconfig(name)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		return fmt.Errorf("failed to write the kubeconfig of %s: %w", name, err)
+	}
+	return nil
+}
+
 // StartGarbageCollector runs kube-controller-manager with only its
 // garbage-collector and namespace controllers, so objects owned by a deleted
 // object are deleted as in a real cluster. The returned function stops it.
 func (e *Env) StartGarbageCollector() (stop func(), err error) {
-	kc, err := e.Kubeconfig()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "kcm-")
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
+	if err := e.WriteKubeconfig(path, "local-admin"); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(filepath.Join(e.env.BinaryAssetsDirectory, "kube-controller-manager"),

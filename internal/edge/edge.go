@@ -77,17 +77,6 @@ func binary(env, script string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// WriteKubeconfig writes a cluster-admin kubeconfig of env into dir and
-// returns its path, for the processes this package starts.
-func WriteKubeconfig(env *controlplane.Env, dir string) (string, error) {
-	kc, err := env.Kubeconfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	return path, os.WriteFile(path, kc, 0o600)
-}
-
 // CertManager is a running cert-manager controller.
 type CertManager struct {
 	*proc.Process

@@ -212,11 +212,7 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	s.onStop("", stopGC)
 	s.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
-	kc, err := cp.Kubeconfig()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(s.Kubeconfig, kc, 0o600); err != nil {
+	if err := cp.WriteKubeconfig(s.Kubeconfig, "local-admin"); err != nil {
 		return err
 	}
 	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {

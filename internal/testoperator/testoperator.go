@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -27,35 +26,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
-	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 )
-
-// WriteKubeconfig writes, into dir, a kubeconfig for a new cluster-admin
-// user of cp called user, and returns its path.
-func WriteKubeconfig(cp *controlplane.Env, dir, user string) (string, error) {
-	kc, err := cp.UserKubeconfig(user)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, user+".kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		return "", fmt.Errorf("failed to write the kubeconfig of %s: %w", user, err)
-	}
-	return path, nil
-}
-
-// UnlimitedClient returns an admin client whose own rate limit is far above
-// what the apiserver can take, so that a measurement or a wait is limited by
-// the apiserver and not by the client.
-func UnlimitedClient(admin *rest.Config) (client.Client, error) {
-	cfg := rest.CopyConfig(admin)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create a client: %w", err)
-	}
-	return c, nil
-}
 
 // WritePlatformConfig writes config/platform/platform.yaml with tls.mode set
 // to perHandle into dir, and loads it back so a bad document fails here

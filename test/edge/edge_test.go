@@ -78,8 +78,8 @@ func TestEdge(t *testing.T) {
 	timed(t, "start the control plane", func() (err error) { env, err = controlplane.Start(); return err })
 	t.Cleanup(func() { _ = env.Stop() })
 	c := env.Client
-	kubeconfig, err := edge.WriteKubeconfig(env, dir)
-	if err != nil {
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig, "local-admin"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -145,15 +145,15 @@ func run(ctx context.Context, o options) (res results, err error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	kubeconfig, err := testoperator.WriteKubeconfig(cp, dir, "local-admin")
-	if err != nil {
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := cp.WriteKubeconfig(kubeconfig, "local-admin"); err != nil {
 		return res, err
 	}
 	configPath, cfg, err := testoperator.WritePlatformConfig(dir)
 	if err != nil {
 		return res, err
 	}
-	c, err := testoperator.UnlimitedClient(cp.Config)
+	c, err := controlplane.UnlimitedClient(cp.Config)
 	if err != nil {
 		return res, err
 	}

@@ -39,7 +39,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -50,7 +49,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/proc"
-	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
@@ -128,21 +126,15 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	kc, err := cp.Kubeconfig()
-	if err != nil {
-		return nil, err
-	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+	if err := cp.WriteKubeconfig(kubeconfig, "local-admin"); err != nil {
 		return nil, err
 	}
 	configPath, cfg, err := writePlatformConfig(dir)
 	if err != nil {
 		return nil, err
 	}
-	restCfg := rest.CopyConfig(cp.Config)
-	restCfg.QPS, restCfg.Burst = 1000, 2000
-	c, err := client.New(restCfg, client.Options{Scheme: scheme.New()})
+	c, err := controlplane.UnlimitedClient(cp.Config)
 	if err != nil {
 		return nil, err
 	}

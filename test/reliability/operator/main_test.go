@@ -79,7 +79,7 @@ func startCluster(ctx context.Context, t *testing.T, opts ...controlplane.Option
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	c, err := testoperator.UnlimitedClient(env.Config)
+	c, err := controlplane.UnlimitedClient(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,8 @@ func startCluster(ctx context.Context, t *testing.T, opts ...controlplane.Option
 // operator identity gets its own, so the apiserver tells them apart.
 func (cl *cluster) kubeconfig(t *testing.T, user string) string {
 	t.Helper()
-	path, err := testoperator.WriteKubeconfig(cl.env, cl.dir, user)
-	if err != nil {
+	path := filepath.Join(cl.dir, user+".kubeconfig")
+	if err := cl.env.WriteKubeconfig(path, user); err != nil {
 		t.Fatal(err)
 	}
 	return path
