@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/internal/stack"
 	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
@@ -67,7 +68,7 @@ func (e *suite) browser(t *testing.T, chromium string) {
 	if err := e.s.Env.Client.Get(ctx, types.NamespacedName{Namespace: stack.Namespace, Name: cfg.TLS.SecretName}, secret); err != nil {
 		t.Fatal(err)
 	}
-	leaf := parseCert(t, secret.Data[corev1.TLSCertKey])
+	leaf := connecttest.ParsePEM(t, secret.Data[corev1.TLSCertKey])
 	bctx := testbrowser.Start(t, chromium, "MAP localhost 127.0.0.1, MAP *.localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", spki(leaf))
 
 	steps := &testbrowser.Steps{T: t, Ctx: bctx, Dir: dir, Timeout: 30 * time.Second}

@@ -17,7 +17,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +41,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/stack"
@@ -183,7 +183,7 @@ func (e *suite) edgeStatus(t *testing.T) {
 	if err := c.Get(ctx, types.NamespacedName{Namespace: stack.Namespace, Name: e.s.Config.TLS.SecretName}, secret); err != nil {
 		t.Fatal(err)
 	}
-	issued := parseCert(t, secret.Data[corev1.TLSCertKey])
+	issued := connecttest.ParsePEM(t, secret.Data[corev1.TLSCertKey])
 	crt := &certmanagerv1.Certificate{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: stack.Namespace, Name: "mcp-platform"}, crt); err != nil {
 		t.Fatal(err)
@@ -764,19 +764,6 @@ func poll(ctx context.Context, timeout, interval time.Duration, check func() (bo
 		case <-time.After(interval):
 		}
 	}
-}
-
-func parseCert(t *testing.T, data []byte) *x509.Certificate {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM certificate")
-	}
-	crt, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return crt
 }
 
 // spki is the base64 SHA-256 of a certificate's public key, for Chromium's

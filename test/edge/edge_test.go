@@ -13,7 +13,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -34,6 +33,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
@@ -200,7 +200,7 @@ func TestEdge(t *testing.T) {
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: cfg.TLS.SecretName}, secret); err != nil {
 		t.Fatalf("the certificate's Secret: %v", err)
 	}
-	issued := parseCert(t, secret.Data[corev1.TLSCertKey])
+	issued := connecttest.ParsePEM(t, secret.Data[corev1.TLSCertKey])
 	if issued.Issuer.CommonName != caName {
 		t.Errorf("Secret %s: issuer CN %q, want %q", cfg.TLS.SecretName, issued.Issuer.CommonName, caName)
 	}
@@ -360,17 +360,4 @@ func createUsers(ctx context.Context, t *testing.T, c client.Client) {
 	if err := c.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func parseCert(t *testing.T, data []byte) *x509.Certificate {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM certificate")
-	}
-	crt, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return crt
 }

@@ -1,6 +1,7 @@
 // Package connecttest makes TLS certificates for tests of internal/connect
 // and its commands: a CA, and a server certificate it signed for localhost,
-// *.mcp.localhost and 127.0.0.1, the names the tool resolves to loopback.
+// *.mcp.localhost and 127.0.0.1, the names the tool resolves to loopback;
+// and reads the certificates other tests find in Secrets.
 package connecttest
 
 import (
@@ -65,4 +66,19 @@ func CertificateFor(t testing.TB, dnsNames ...string) (tls.Certificate, string) 
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
+}
+
+// ParsePEM returns the first certificate of PEM data (a tls.crt), failing
+// the test when there is none.
+func ParsePEM(t testing.TB, data []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no PEM certificate")
+	}
+	crt, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crt
 }
