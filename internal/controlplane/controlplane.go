@@ -195,15 +195,20 @@ func (e *Env) StartGarbageCollector() (stop func(), err error) {
 
 // Binaries returns the folder holding etcd, kube-apiserver,
 // kube-controller-manager and kubectl.
-func Binaries() (string, error) {
-	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
-		return assets, nil
+func Binaries() (string, error) { return Tool("KUBEBUILDER_ASSETS", "build-controlplane.sh") }
+
+// Tool returns the path of a tool the project's scripts build or install:
+// $env when set (make passes it), otherwise what hack/<script> prints, which
+// builds or installs the tool on first use.
+func Tool(env, script string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
 	}
-	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "build-controlplane.sh"))
+	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", script))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("failed to build the control plane with hack/build-controlplane.sh: %w", err)
+		return "", fmt.Errorf("hack/%s failed: %w", script, err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,18 +28,7 @@ import (
 
 // Binary returns the Dex binary: $DEX when set, otherwise the one
 // hack/build-dex.sh builds on first use (cached in bin/dex/<version>/).
-func Binary() (string, error) {
-	if b := os.Getenv("DEX"); b != "" {
-		return b, nil
-	}
-	cmd := exec.Command(filepath.Join(controlplane.RepoRoot(), "hack", "build-dex.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("failed to build with hack/build-dex.sh: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
+func Binary() (string, error) { return controlplane.Tool("DEX", "build-dex.sh") }
 
 // User is a static password user of Dex's local password database.
 type User struct {

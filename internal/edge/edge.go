@@ -18,10 +18,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -56,25 +53,12 @@ const (
 
 // TraefikBinary returns the Traefik binary: $TRAEFIK when set, otherwise the
 // one hack/build-traefik.sh builds on first use.
-func TraefikBinary() (string, error) { return binary("TRAEFIK", "build-traefik.sh") }
+func TraefikBinary() (string, error) { return controlplane.Tool("TRAEFIK", "build-traefik.sh") }
 
 // CertManagerBinary returns cert-manager's controller: $CERT_MANAGER when
 // set, otherwise the one hack/build-cert-manager.sh builds on first use.
 func CertManagerBinary() (string, error) {
-	return binary("CERT_MANAGER", "build-cert-manager.sh")
-}
-
-func binary(env, script string) (string, error) {
-	if b := os.Getenv(env); b != "" {
-		return b, nil
-	}
-	cmd := exec.Command(filepath.Join(controlplane.RepoRoot(), "hack", script))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("failed to build with hack/%s: %w", script, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return controlplane.Tool("CERT_MANAGER", "build-cert-manager.sh")
 }
 
 // CertManager is a running cert-manager controller.

@@ -72,16 +72,9 @@ func clientsDir() string { return filepath.Join(controlplane.RepoRoot(), "test",
 // are missing and prints the binary's path. Either way a missing Node fails
 // the suite; it never skips.
 func findNode(*controlplane.Env) error {
-	if n := os.Getenv("NODE"); n != "" {
-		node = n
-	} else {
-		cmd := exec.Command(filepath.Join(controlplane.RepoRoot(), "hack", "node.sh"))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("hack/node.sh failed to prepare Node and test/clients/node_modules: %w", err)
-		}
-		node = strings.TrimSpace(string(out))
+	var err error
+	if node, err = controlplane.Tool("NODE", "node.sh"); err != nil {
+		return fmt.Errorf("Node and test/clients/node_modules: %w", err)
 	}
 	out, err := exec.Command(node, "--version").Output()
 	if err != nil {

@@ -693,18 +693,7 @@ func redact(args []string) []string {
 
 // findNode takes Node from NODE or runs hack/node.sh, which installs Node
 // and test/clients' packages when missing.
-func findNode() (string, error) {
-	if n := os.Getenv("NODE"); n != "" {
-		return n, nil
-	}
-	cmd := exec.Command(filepath.Join(controlplane.RepoRoot(), "hack", "node.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/node.sh: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
+func findNode() (string, error) { return controlplane.Tool("NODE", "node.sh") }
 
 // artifacts returns test/artifacts/e2e/<name>/, emptied first and ignored
 // by git.

@@ -39,18 +39,7 @@ func root() string { return controlplane.RepoRoot() }
 
 func chartDir() string { return filepath.Join(root(), "charts", "mcp-handle-operator") }
 
-var helmPath = sync.OnceValues(func() (string, error) {
-	if h := os.Getenv("HELM"); h != "" {
-		return h, nil
-	}
-	cmd := exec.Command(filepath.Join(root(), "hack", "build-helm.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/build-helm.sh: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-})
+var helmPath = sync.OnceValues(func() (string, error) { return controlplane.Tool("HELM", "build-helm.sh") })
 
 // helm runs the Helm CLI and returns its standard output, or an error that
 // carries its standard error.
