@@ -129,18 +129,7 @@ func newBenchRuntime(b *testing.B) *benchRuntime {
 		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{
 			Handle: "acme", ClientName: "ChatGPT", RedirectURIs: []mcpv1alpha1.RedirectURI{callback}, Registration: mcpv1alpha1.RegistrationDeclared}},
 	)
-	keys, err := runtime.LoadKeyRing(context.Background(), c, cfg.Namespace, "mcp-runtime-signing-keys")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cluster := runtime.Cluster{Reader: c, Namespace: cfg.Namespace}
-	srv := &runtime.Server{
-		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-		Users:    web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "mcp-users"},
-		Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-		Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
-		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-	}
+	srv := testruntime.NewServer(b, cfg, c, c, "mcp-users")
 	jar, _ := cookiejar.New(nil)
 	return &benchRuntime{handler: srv.Handler(), jar: jar}
 }

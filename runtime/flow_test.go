@@ -28,8 +28,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -50,7 +49,7 @@ type stack struct {
 	replicas []*httptest.Server
 	next     int
 	jar      http.CookieJar
-	keys     *runtime.KeyRing
+	keys     oauth.Keys
 }
 
 // newStack starts the replicas; each option adjusts every replica's server.
@@ -80,19 +79,8 @@ func newStack(t *testing.T, options ...func(*runtime.Server)) *stack {
 	}
 	s := &stack{cfg: cfg}
 	for range 2 {
-		keys, err := runtime.LoadKeyRing(ctx, c, cfg.Namespace, "mcp-runtime-signing-keys")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys = keys
-		cluster := runtime.Cluster{Reader: c, Namespace: cfg.Namespace}
-		srv := &runtime.Server{
-			Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-			Users:    web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "mcp-users"},
-			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
-			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-		}
+		srv := testruntime.NewServer(t, cfg, c, c, "mcp-users")
+		s.keys = srv.Keys
 		for _, option := range options {
 			option(srv)
 		}

@@ -28,9 +28,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
-	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -109,18 +106,7 @@ legacyAuthorizationServers: [api.10x.in]
 		}
 	}
 	// The runtime lives as long as the test binary: every test shares it.
-	keys, err := runtime.LoadKeyRing(ctx, c, cfg.Namespace, "mcp-runtime-signing-keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := runtime.Cluster{Reader: c, Namespace: cfg.Namespace}
-	srv := &runtime.Server{
-		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-		Users:    web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "mcp-users"},
-		Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-		Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
-		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-	}
+	srv := testruntime.NewServer(&suiteTB{t}, cfg, c, c, "mcp-users")
 	testruntime.MCP(&suiteTB{t}, env.Config, c)(srv)
 	cert, caFile := connecttest.CertificateFor(&suiteTB{t}, certNames...)
 	ts.Config.Handler = srv.Handler()

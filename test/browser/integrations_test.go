@@ -35,9 +35,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
-	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -104,18 +102,7 @@ func startRuntime(t *testing.T) (*platform.Config, *httptest.Server) {
 		t.Fatal(err)
 	}
 	go func() { _ = informers.Start(ctx) }()
-	keys, err := runtime.LoadKeyRing(ctx, c, cfg.Namespace, "mcp-runtime-signing-keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := runtime.Cluster{Reader: informers, Namespace: cfg.Namespace}
-	srv := &runtime.Server{
-		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-		Users:    web.StaticUsers{Reader: informers, Namespace: cfg.Namespace, Name: "mcp-users"},
-		Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-		Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
-		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-	}
+	srv := testruntime.NewServer(t, cfg, informers, c, "mcp-users")
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.StartTLS()
 	t.Cleanup(ts.Close)

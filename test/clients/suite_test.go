@@ -40,9 +40,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
-	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -109,7 +107,7 @@ func atoi(s string) int {
 // Toolset linksToolset.
 type stack struct {
 	cfg    *platform.Config
-	keys   *runtime.KeyRing
+	keys   oauth.Keys
 	origin string // https://localhost:PORT, the issuer
 	addr   string // 127.0.0.1:PORT, the listener
 	caFile string
@@ -123,7 +121,6 @@ const linksToolset = "links"
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx := context.Background()
 	s := &stack{}
 	var next atomic.Uint64
 	var replicas []http.Handler
@@ -158,19 +155,8 @@ signIn: {staticUsersSecret: mcp-users}
 
 	c := env.Client
 	for range 2 {
-		keys, err := runtime.LoadKeyRing(ctx, c, namespace, "mcp-runtime-signing-keys")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys = keys
-		cluster := runtime.Cluster{Reader: c, Namespace: namespace}
-		srv := &runtime.Server{
-			Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-			Users:    web.StaticUsers{Reader: c, Namespace: namespace, Name: "mcp-users"},
-			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: namespace},
-			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-		}
+		srv := testruntime.NewServer(t, cfg, c, c, "mcp-users")
+		s.keys = srv.Keys
 		withMCP(srv)
 		replicas = append(replicas, srv.Handler())
 	}

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
@@ -35,9 +34,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
-	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
-	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
 
@@ -121,18 +117,7 @@ func newStack(t *testing.T) *stack {
 	}
 	s := &stack{cfg: cfg, errlog: &capture{}}
 	for range 2 {
-		keys, err := runtime.LoadKeyRing(ctx, c, cfg.Namespace, "mcp-runtime-signing-keys")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cluster := runtime.Cluster{Reader: c, Namespace: cfg.Namespace}
-		srv := &runtime.Server{
-			Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
-			Users:    web.StaticUsers{Reader: c, Namespace: cfg.Namespace, Name: "security-users"},
-			Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-			Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
-			Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
-		}
+		srv := testruntime.NewServer(t, cfg, c, c, "security-users")
 		testruntime.MCP(t, env.Config, c)(srv)
 		ts := httptest.NewUnstartedServer(srv.Handler())
 		ts.Config.ErrorLog = stdlog.New(s.errlog, "", 0)
