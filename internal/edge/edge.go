@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -123,7 +122,7 @@ func LocalCA(ctx context.Context, c client.Client, name string, cm *CertManager)
 			return nil, fmt.Errorf("failed to create %T %s: %w", o, o.GetName(), err)
 		}
 	}
-	err := poll(ctx, 60*time.Second, cm.Process, func() (bool, error) {
+	err := cm.Poll(ctx, 60*time.Second, func() (bool, error) {
 		ci := &certmanagerv1.ClusterIssuer{}
 		if err := c.Get(ctx, types.NamespacedName{Name: name}, ci); err != nil {
 			return false, client.IgnoreNotFound(err)
@@ -216,7 +215,7 @@ func StartTraefik(ctx context.Context, c client.Client, opts TraefikOptions) (*T
 		return nil, err
 	}
 	t := &Traefik{Process: p, Addr: addr}
-	if err := poll(ctx, 60*time.Second, p, func() (bool, error) {
+	if err := p.Poll(ctx, 60*time.Second, func() (bool, error) {
 		return httpOK("http://" + pingAddr + "/ping"), nil
 	}); err != nil {
 		t.Stop()
@@ -226,7 +225,7 @@ func StartTraefik(ctx context.Context, c client.Client, opts TraefikOptions) (*T
 	// Gateway is neither Accepted nor Programmed until its listeners'
 	// certificate Secret exists, which cert-manager writes for the operator's
 	// Certificate later; WaitProgrammed waits for that.
-	if err := poll(ctx, 60*time.Second, p, func() (bool, error) {
+	if err := p.Poll(ctx, 60*time.Second, func() (bool, error) {
 		gc := &gatewayv1.GatewayClass{}
 		if err := c.Get(ctx, types.NamespacedName{Name: GatewayClassName}, gc); err != nil {
 			return false, err
@@ -245,7 +244,7 @@ func StartTraefik(ctx context.Context, c client.Client, opts TraefikOptions) (*T
 func (t *Traefik) WaitProgrammed(ctx context.Context, c client.Client, timeout time.Duration) error {
 	for _, ref := range t.gateways {
 		var g gatewayv1.Gateway
-		if err := poll(ctx, timeout, t.Process, func() (bool, error) {
+		if err := t.Poll(ctx, timeout, func() (bool, error) {
 			if err := c.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &g); err != nil {
 				return false, err
 			}
@@ -381,32 +380,4 @@ func httpOK(url string) bool {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// poll calls check every 100ms until it is done, fails, the process exits or
-// timeout passes.
-func poll(ctx context.Context, timeout time.Duration, p *proc.Process, check func() (bool, error)) error {
-	deadline := time.After(timeout)
-	var last error
-	for {
-		done, err := check()
-		if done {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.Exited():
-			return p.ExitErr(filepath.Base(p.LogPath))
-		case <-deadline:
-			if last != nil {
-				return fmt.Errorf("not after %s (last error: %w); see %s", timeout, last, p.LogPath)
-			}
-			return fmt.Errorf("not after %s; see %s", timeout, p.LogPath)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -78,25 +78,51 @@ func (p *Process) Kill() {
 	<-p.exited
 }
 
-// WaitOK waits until url answers 200, failing when the process exits first
-// or timeout passes.
-func (p *Process) WaitOK(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// Poll calls check every 100 ms until it is done, ctx ends, the process
+// exits or timeout passes; the last error check returned goes into the
+// timeout's error.
+func (p *Process) Poll(ctx context.Context, timeout time.Duration, check func() (bool, error)) error {
+	deadline := time.After(timeout)
+	var last error
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		done, err := check()
+		if done {
+			return nil
+		}
+		if err != nil {
+			last = err
 		}
 		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-p.exited:
 			return p.ExitErr(filepath.Base(p.LogPath))
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer 200 within %s; see %s", url, timeout, p.LogPath)
+		case <-deadline:
+			if last != nil {
+				return fmt.Errorf("not after %s (last error: %w); see %s", timeout, last, p.LogPath)
+			}
+			return fmt.Errorf("not after %s; see %s", timeout, p.LogPath)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// WaitOK waits until url answers 200, failing when the process exits first
+// or timeout passes.
+func (p *Process) WaitOK(ctx context.Context, url string, timeout time.Duration) error {
+	return p.Poll(ctx, timeout, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		return true, nil
+	})
 }

@@ -138,7 +138,7 @@ func TestEdge(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return waitFor(ctx, 60*time.Second, runtime, func() (bool, error) {
+		return runtime.Poll(ctx, 60*time.Second, func() (bool, error) {
 			resp, err := http.Get("http://" + runtimeAddr + "/healthz") //nolint:noctx
 			if err != nil {
 				return false, nil
@@ -161,7 +161,7 @@ func TestEdge(t *testing.T) {
 	// Traefik, not the operator, writes the route's parent status.
 	for _, name := range []string{"handle-acme", "mcp-platform"} {
 		timed(t, "HTTPRoute "+name+" Accepted by traefik", func() error {
-			return waitFor(ctx, 60*time.Second, traefik.Process, func() (bool, error) {
+			return traefik.Poll(ctx, 60*time.Second, func() (bool, error) {
 				r := &gatewayv1.HTTPRoute{}
 				if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, r); err != nil {
 					return false, nil
@@ -180,7 +180,7 @@ func TestEdge(t *testing.T) {
 
 	// cert-manager issues the wildcard platform certificate from the local CA.
 	timed(t, "Certificate mcp-platform Ready", func() error {
-		return waitFor(ctx, 60*time.Second, cm.Process, func() (bool, error) {
+		return cm.Poll(ctx, 60*time.Second, func() (bool, error) {
 			crt := &certmanagerv1.Certificate{}
 			if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "mcp-platform"}, crt); err != nil {
 				return false, nil
@@ -210,7 +210,7 @@ func TestEdge(t *testing.T) {
 
 	// The operator mirrors both into the Handle.
 	timed(t, "Handle acme RouteAccepted and CertificateReady", func() error {
-		return waitFor(ctx, 60*time.Second, manager, func() (bool, error) {
+		return manager.Poll(ctx, 60*time.Second, func() (bool, error) {
 			h := &mcpv1alpha1.Handle{}
 			if err := c.Get(ctx, types.NamespacedName{Name: "acme"}, h); err != nil {
 				return false, nil
@@ -232,7 +232,7 @@ func TestEdge(t *testing.T) {
 	timed(t, "GET "+base+"/.well-known/oauth-protected-resource/mcp through traefik", func() error {
 		// Traefik serves the Secret once it has seen it; until then it
 		// answers with its default certificate, which the CA does not sign.
-		return waitFor(ctx, 30*time.Second, traefik.Process, func() (bool, error) {
+		return traefik.Poll(ctx, 30*time.Second, func() (bool, error) {
 			r, err := hc.Get(base + "/.well-known/oauth-protected-resource/mcp")
 			if err != nil {
 				return false, err
@@ -288,32 +288,6 @@ func timed(t *testing.T, what string, f func() error) {
 	t.Logf("%-60s %s", what, time.Since(start).Round(10*time.Millisecond))
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// waitFor polls check every 100ms until it is done, the process exits or
-// the timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, p *proc.Process, check func() (bool, error)) error {
-	deadline := time.After(timeout)
-	var last error
-	for {
-		done, err := check()
-		if done {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.Exited():
-			return p.ExitErr(filepath.Base(p.LogPath))
-		case <-deadline:
-			if last == nil {
-				return fmt.Errorf("not within %s; see %s", timeout, p.LogPath)
-			}
-			return fmt.Errorf("not within %s (last: %w); see %s", timeout, last, p.LogPath)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 
