@@ -84,12 +84,13 @@ type OAuthClientSpec struct {
 }
 
 // RedirectURI is an absolute callback URL: https, or http on a loopback host,
-// with no fragment.
+// with no fragment and no user information.
 //
 // +kubebuilder:validation:MinLength=8
 // +kubebuilder:validation:MaxLength=2048
 // +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="redirect URIs must be absolute https URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"
 // +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="redirect URIs must not contain a fragment"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="redirect URIs must not contain user information (user@host)"
 type RedirectURI string
 
 // TokenEndpointAuthMethod is an RFC 7591 token_endpoint_auth_method.

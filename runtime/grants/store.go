@@ -8,9 +8,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,6 +34,9 @@ var (
 	ErrRedirectURI   = errors.New("redirect_uri differs from the authorization request")
 	ErrRefreshReused = errors.New("the refresh token was already used; the grant is revoked")
 	ErrWrongClient   = errors.New("the token was issued to another client")
+	// ErrAlreadyApproved refuses an approval submitted again after its code
+	// was redeemed (or for another handle): it never makes a second grant.
+	ErrAlreadyApproved = errors.New("this authorization request was already approved; start the connection again from your MCP client")
 )
 
 // LabelHandle lets the grants of a handle be listed.
@@ -39,6 +44,10 @@ const LabelHandle = mcpv1alpha1.LabelHandle
 
 // Request is an approved authorization request.
 type Request struct {
+	// ID identifies the authorization request (the runtime uses the sealed
+	// request the consent form carries): approving the same request again
+	// gives the same grant. Empty makes every approval a new grant.
+	ID            string
 	Client        *mcpv1alpha1.OAuthClient
 	Handle        string
 	Subject       string
@@ -71,8 +80,14 @@ type Store struct {
 // deletes its grants; a client that is no object (an undeclared client ID
 // metadata document client) owns nothing, and its grants live until revoked
 // or deleted.
+//
+// An approval is idempotent per request ID and user: a consent form
+// submitted twice (a double click, a reload) makes one grant, whose pending
+// code the second submission replaces, so the redirect the browser follows
+// last carries a valid code. Once that code is redeemed a further
+// submission is refused with ErrAlreadyApproved.
 func (s *Store) Create(ctx context.Context, req Request) (string, error) {
-	name := "conn-" + tokens.RandomID()
+	name := grantName(req)
 	conn := &mcpv1alpha1.Connection{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:   name,
@@ -88,19 +103,52 @@ func (s *Store) Create(ctx context.Context, req Request) (string, error) {
 			APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: req.Client.Name, UID: req.Client.UID,
 		}}
 	}
-	if err := s.Client.Create(ctx, conn); err != nil {
+	err := s.Client.Create(ctx, conn)
+	switch {
+	case err == nil:
+		code := s.issueCode(conn, req)
+		err = s.Client.Status().Update(ctx, conn)
+		if err == nil {
+			return code, nil
+		}
+		if !apierrors.IsConflict(err) {
+			_ = s.Client.Delete(ctx, conn)
+			return "", fmt.Errorf("failed to record the authorization code: %w", err)
+		}
+		// The same approval, submitted again, got in between.
+	case !apierrors.IsAlreadyExists(err):
 		return "", fmt.Errorf("failed to record the grant: %w", err)
 	}
-	code, hash := tokens.NewOpaque(tokens.CodePrefix, name)
+	_, code, err := s.update(ctx, name, func(c *mcpv1alpha1.Connection) (string, error) {
+		if c.Spec.Handle != req.Handle || c.Spec.ClientID != req.Client.ClientID() || c.Spec.Subject != req.Subject ||
+			c.Status.ConsumedCodeHash != "" || c.Status.RefreshTokenHash != "" {
+			return "", ErrAlreadyApproved
+		}
+		return s.issueCode(c, req), nil
+	})
+	return code, err
+}
+
+// grantName names the grant of an approval: derived from the request and
+// the user when the request has an ID, so a second submission finds the
+// first one's grant.
+func grantName(req Request) string {
+	if req.ID == "" {
+		return "conn-" + tokens.RandomID()
+	}
+	sum := sha256.Sum256([]byte(req.ID + "\x00" + req.Subject))
+	return "conn-" + strings.ToLower(base32.StdEncoding.EncodeToString(sum[:10]))
+}
+
+// issueCode sets a new pending authorization code on conn and returns it;
+// a code issued before for the same grant stops being accepted.
+func (s *Store) issueCode(conn *mcpv1alpha1.Connection, req Request) string {
+	code, hash := tokens.NewOpaque(tokens.CodePrefix, conn.Name)
 	expires := metav1.NewTime(s.Now().Add(s.CodeTTL))
 	conn.Status.AuthorizationCode = &mcpv1alpha1.AuthorizationCodeState{
 		Hash: hash, ExpiresAt: &expires, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
 	}
-	if err := s.Client.Status().Update(ctx, conn); err != nil {
-		_ = s.Client.Delete(ctx, conn)
-		return "", fmt.Errorf("failed to record the authorization code: %w", err)
-	}
-	return code, nil
+	return code
 }
 
 // ExchangeCode redeems an authorization code once and returns the grant

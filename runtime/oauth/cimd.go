@@ -455,28 +455,16 @@ func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataD
 	}
 	var accepted []string
 	for _, u := range doc.RedirectURIs {
-		if acceptableRedirectURI(u) && !slices.Contains(accepted, u) {
+		if mcpv1alpha1.RedirectURI(u).Validate() == nil && !slices.Contains(accepted, u) {
 			accepted = append(accepted, u)
 		}
 	}
 	if len(accepted) == 0 {
-		return nil, "none of the document's redirect_uris is an https URL (or http on localhost, 127.0.0.1 or [::1]) without a fragment"
+		return nil, "none of the document's redirect_uris is an https URL (or http on localhost, 127.0.0.1 or [::1]) without a fragment or user information"
 	}
 	doc.RedirectURIs = accepted
 	doc.ClientName = sanitizeClientName(doc.ClientName)
 	return &doc, ""
-}
-
-// acceptableRedirectURI applies the OAuthClient CRD's rule to a redirect URI.
-func acceptableRedirectURI(raw string) bool {
-	if len(raw) > 2048 || strings.Contains(raw, "#") {
-		return false
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return false
-	}
-	return u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname())
 }
 
 // sanitizeClientName keeps a client_name printable: it is text the client's

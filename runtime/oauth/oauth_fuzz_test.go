@@ -94,7 +94,7 @@ func FuzzRedirectLocation(f *testing.F) {
 		f.Add("http://127.0.0.1:3000/cb?app=1", s)
 	}
 	f.Fuzz(func(t *testing.T, redirectURI, state string) {
-		if !acceptableRedirectURI(redirectURI) {
+		if mcpv1alpha1.RedirectURI(redirectURI).Validate() != nil {
 			return // never registered
 		}
 		for name, loc := range map[string]string{
@@ -203,7 +203,7 @@ func FuzzParseClientMetadataDocument(f *testing.F) {
 			t.Fatalf("%q: accepted %+v for %q", body, doc, clientID)
 		}
 		for i, u := range doc.RedirectURIs {
-			if !acceptableRedirectURI(u) || slices.Contains(doc.RedirectURIs[:i], u) {
+			if mcpv1alpha1.RedirectURI(u).Validate() != nil || slices.Contains(doc.RedirectURIs[:i], u) {
 				t.Fatalf("%q: redirect URI %q", body, u)
 			}
 		}

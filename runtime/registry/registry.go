@@ -193,7 +193,7 @@ func (r *Registry) specFor(md Metadata, existing *mcpv1alpha1.OAuthClient) (mcpv
 		return spec, fmt.Errorf("%w: at most 16 redirect_uris", ErrInvalidRedirectURI)
 	}
 	for _, u := range md.RedirectURIs {
-		if err := checkRedirectURI(u); err != nil {
+		if err := mcpv1alpha1.RedirectURI(u).Validate(); err != nil {
 			return spec, fmt.Errorf("%w: %s: %s", ErrInvalidRedirectURI, u, err.Error())
 		}
 		if !slices.Contains(spec.RedirectURIs, mcpv1alpha1.RedirectURI(u)) {
@@ -247,27 +247,6 @@ func (r *Registry) specFor(md Metadata, existing *mcpv1alpha1.OAuthClient) (mcpv
 		setBinding(&spec, res)
 	}
 	return spec, nil
-}
-
-// checkRedirectURI applies the rule of the OAuthClient CRD before the
-// apiserver does, so the client gets invalid_redirect_uri.
-func checkRedirectURI(raw string) error {
-	if len(raw) > 2048 {
-		return errors.New("longer than 2048 bytes")
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "":
-		return errors.New("not an absolute URL")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return errors.New("a redirect URI must not contain a fragment")
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname()):
-		return nil
-	default:
-		return errors.New("https is required (http only for localhost, 127.0.0.1 and [::1])")
-	}
 }
 
 func (r *Registry) registration(c *mcpv1alpha1.OAuthClient) *Registration {

@@ -1,12 +1,16 @@
 package tokens
 
 import (
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
 	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Key is one HMAC signing key.
@@ -18,6 +22,8 @@ type Key struct {
 
 	// macs reuses HMAC states: building one costs more than using it.
 	macs *sync.Pool
+	// aead seals values (Seal) with a key derived from Secret.
+	aead cipher.AEAD
 }
 
 // sign appends the HMAC-SHA256 of payload to dst.
@@ -64,6 +70,15 @@ func NewKeySet(current string, keys ...Key) (*KeySet, error) {
 		}
 		secret := k.Secret
 		k.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
+		// The sealing key is derived, so the HMAC key is never used for
+		// anything else.
+		sealKey, err := hkdf.Key(sha256.New, secret, nil, "mcp-handle-operator seal", chacha20poly1305.KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k.ID, err)
+		}
+		if k.aead, err = chacha20poly1305.NewX(sealKey); err != nil {
+			return nil, fmt.Errorf("key %q: %w", k.ID, err)
+		}
 		ks.byID[k.ID] = &k
 	}
 	ks.current = ks.byID[current]

@@ -1,61 +1,78 @@
 package tokens
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // ErrSealed is returned for a sealed value that is malformed, forged, for
 // another purpose or expired.
-var ErrSealed = errors.New("the signed value is invalid or expired")
+var ErrSealed = errors.New("the sealed value is invalid or expired")
 
-// sealed is the envelope of a signed value.
+// sealed is the plaintext of a sealed value.
 type sealed struct {
-	Purpose string          `json:"p"`
-	Expiry  int64           `json:"e"`
-	Key     string          `json:"k"`
-	Value   json.RawMessage `json:"v"`
+	Expiry int64           `json:"e"`
+	Value  json.RawMessage `json:"v"`
 }
 
-// Seal signs v as JSON for one purpose (a session, an authorization request,
-// a CSRF token) until expiry. The value is readable by its holder: seal only
-// what the holder may see.
+// Seal encrypts and authenticates v as JSON for one purpose (an MCP
+// session, an authorization request, a sign-in session, a CSRF token)
+// until expiry, with XChaCha20-Poly1305 under the current key: any replica
+// with the key opens it, its holder cannot read it (session ids travel in
+// headers and logs), and the purpose is bound as associated data.
+// The form is base64url(key id) "." base64url(nonce || ciphertext).
 func (ks *KeySet) Seal(purpose string, v any, expiry time.Time) (string, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(sealed{Purpose: purpose, Expiry: expiry.Unix(), Key: ks.current.ID, Value: raw})
+	plain, err := json.Marshal(sealed{Expiry: expiry.Unix(), Value: raw})
 	if err != nil {
 		return "", err
 	}
-	return b64.EncodeToString(body) + "." + b64.EncodeToString(ks.current.sign(body, nil)), nil
+	k := ks.current
+	out := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plain)+chacha20poly1305.Overhead)
+	_, _ = rand.Read(out) // crypto/rand.Read never fails (Go 1.24+)
+	out = k.aead.Seal(out, out, plain, sealAD(purpose, k.ID))
+	return b64.EncodeToString([]byte(k.ID)) + "." + b64.EncodeToString(out), nil
 }
 
-// Open verifies a sealed value of the purpose and decodes it into v.
+// Open decrypts a sealed value of the purpose and decodes it into v. Values
+// sealed under any key of the set open, so a rotation keeps them valid while
+// their key is kept.
 func (ks *KeySet) Open(purpose, s string, v any, now time.Time) error {
-	encBody, encSig, ok := strings.Cut(s, ".")
+	encID, encBox, ok := strings.Cut(s, ".")
 	// CR and LF would be skipped by the decoder (see VerifyAccess).
 	if !ok || len(s) > maxTokenLen || strings.ContainsAny(s, "\r\n") {
 		return ErrSealed
 	}
-	body, err1 := b64.DecodeString(encBody)
-	sig, err2 := b64.DecodeString(encSig)
-	if err1 != nil || err2 != nil {
+	id, err1 := b64.DecodeString(encID)
+	box, err2 := b64.DecodeString(encBox)
+	if err1 != nil || err2 != nil || len(box) < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
+		return ErrSealed
+	}
+	k := ks.byID[string(id)]
+	if k == nil {
+		return ErrSealed
+	}
+	nonce, ciphertext := box[:chacha20poly1305.NonceSizeX], box[chacha20poly1305.NonceSizeX:]
+	plain, err := k.aead.Open(nil, nonce, ciphertext, sealAD(purpose, k.ID))
+	if err != nil {
 		return ErrSealed
 	}
 	var env sealed
-	if json.Unmarshal(body, &env) != nil {
-		return ErrSealed
-	}
-	k := ks.byID[env.Key]
-	if k == nil || !k.verify(body, sig, nil) || env.Purpose != purpose || now.Unix() >= env.Expiry {
-		return ErrSealed
-	}
-	if json.Unmarshal(env.Value, v) != nil {
+	if json.Unmarshal(plain, &env) != nil || now.Unix() >= env.Expiry || json.Unmarshal(env.Value, v) != nil {
 		return ErrSealed
 	}
 	return nil
+}
+
+// sealAD is the associated data of a sealed value: its purpose and key.
+func sealAD(purpose, keyID string) []byte {
+	return []byte("mcp-handle-operator seal\x00" + purpose + "\x00" + keyID)
 }

@@ -210,6 +210,17 @@ func TestSeal(t *testing.T) {
 	if err := ks.Open("session", s, &got, now); err != nil || got.Email != "a@example.com" {
 		t.Fatalf("Open = %+v, %v", got, err)
 	}
+	// The holder cannot read it: no part decodes to the value.
+	for _, part := range strings.Split(s, ".") {
+		if raw, _ := b64.DecodeString(part); bytes.Contains(raw, []byte("a@example.com")) {
+			t.Errorf("the sealed value %q shows the e-mail", s)
+		}
+	}
+	// After a rotation that keeps k1, values sealed with it still open.
+	rotated := keyset(t, "k2", "k1", "k2")
+	if err := rotated.Open("session", s, &got, now); err != nil {
+		t.Errorf("Open after a rotation: %v", err)
+	}
 	tampered := []byte(s)
 	tampered[5] ^= 1
 	for name, tc := range map[string]struct {

@@ -178,7 +178,7 @@ func (f *Flow) ConsentPage(w http.ResponseWriter, r *http.Request) {
 func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, req *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed string) {
 	data := map[string]any{
 		"Title": "Connect " + client.Spec.ClientName, "ClientName": client.Spec.ClientName, "Email": s.Email,
-		"Resource": req.Resource, "RedirectURI": req.RedirectURI, "Handle": req.Handle,
+		"Resource": req.Resource, "RedirectURI": req.RedirectURI, "RedirectHost": redirectHost(req.RedirectURI), "Handle": req.Handle,
 		"Request": sealed, "CSRF": csrfToken(f.Keys.Keys(), s.Nonce, f.Now()), "Scopes": describe(req.Scopes),
 	}
 	if req.Kind == platform.ResourceGateway {
@@ -252,9 +252,13 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, err := f.Grants.Create(r.Context(), grants.Request{
-		Client: client, Handle: handle, Subject: s.Subject, Email: s.Email, Resource: req.Resource,
+		ID: r.PostForm.Get("req"), Client: client, Handle: handle, Subject: s.Subject, Email: s.Email, Resource: req.Resource,
 		Scopes: req.Scopes, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
 	})
+	if errors.Is(err, grants.ErrAlreadyApproved) {
+		errorPage(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if err != nil {
 		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the approval could not be recorded; retry shortly")
 		return
@@ -370,6 +374,17 @@ func describe(scopes []mcpv1alpha1.Scope) []mcpv1alpha1.ScopeDefinition {
 
 // origin returns scheme://host of a URL, for the form-action policy that
 // lets the consent form redirect to the client.
+// redirectHost is the host a redirect URI sends the browser to, as the
+// consent page names it: the one place a person can check where the code
+// goes.
+func redirectHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Host
+}
+
 func origin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
