@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"testing"
 )
@@ -10,7 +12,12 @@ import (
 func TestReadyz(t *testing.T) {
 	s := testServer(t)
 	synced := false
-	s.Ready = func() bool { return synced }
+	s.Ready = func(context.Context) error {
+		if !synced {
+			return errors.New("not synced")
+		}
+		return nil
+	}
 	h := s.Handler()
 	if resp, _ := fetch(t, h, "10.0.0.1:8080", "/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before the caches synced: %d", resp.StatusCode)

@@ -42,9 +42,10 @@ type Server struct {
 	// MCP is the MCP endpoint of every handle, nil in tests of the
 	// authorization server alone.
 	MCP *endpoint.Endpoint
-	// Ready reports whether the runtime may take traffic (its informer
-	// caches have synced); nil is always ready.
-	Ready func() bool
+	// Ready says why the runtime may not take traffic yet (its informer
+	// caches have not synced, its toolsets' tools are being fetched), or
+	// nil when it may; a nil Ready is always ready.
+	Ready func(context.Context) error
 	// Authorized is told of each grant whose code was exchanged (the
 	// bootstrap flow's smoke check); nil does nothing.
 	Authorized func(ctx context.Context, conn *mcpv1alpha1.Connection)
@@ -91,10 +92,12 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(platform.CompatibilityPath("{handle}"), mcp)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.Ready != nil && !s.Ready() {
-			http.Error(w, "the informer caches have not synced yet", http.StatusServiceUnavailable)
-			return
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			if err := s.Ready(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -159,10 +159,16 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
-		Ready:    synced.Load,
 	}
-	if err := serveMCP(ctx, informers, direct, server, minter, log); err != nil {
+	mcp, err := serveMCP(ctx, informers, direct, server, minter, log)
+	if err != nil {
 		return err
+	}
+	server.Ready = func(ctx context.Context) error {
+		if !synced.Load() {
+			return errors.New("the informer caches have not synced yet")
+		}
+		return mcp.Tools.Ready(ctx)
 	}
 	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -204,11 +210,11 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 
 // serveMCP builds the MCP endpoint (runtime.NewMCP), starts its tools and
 // the reporter of each Handle's Serving condition.
-func serveMCP(ctx context.Context, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) error {
+func serveMCP(ctx context.Context, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) (*runtime.MCP, error) {
 	mcp := runtime.NewMCP(s, informers, direct, minter, log, version)
 	if err := mcp.Tools.Start(ctx, informers); err != nil {
-		return err
+		return nil, err
 	}
 	serving := &runtime.ServingReporter{Reader: informers, Writer: direct, Log: log}
-	return serving.Start(ctx, informers)
+	return mcp, serving.Start(ctx, informers)
 }

@@ -73,6 +73,11 @@ type Error struct {
 	Code   string
 	Detail string
 	Err    error
+	// Lost is set when the connection failed before an answer was read
+	// (refused, reset, timed out).
+	Lost bool
+	// RPC is the JSON-RPC error of an MCP answer, if it was one.
+	RPC *connect.RPCError
 }
 
 func (e *Error) Error() string {
@@ -89,6 +94,39 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Cause says in a few words why a request failed, so that a fault test can
+// judge a failure by its cause, not only by when it happened: "connection
+// lost" (refused, reset or timed out before an answer), "JSON-RPC error
+// <code>: <message>", "refused: <OAuth error code>", "tool error: <text>",
+// or "HTTP <status>".
+func Cause(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case !errors.As(err, &e):
+		return "other: " + err.Error()
+	case e.Lost:
+		return "connection lost"
+	case e.RPC != nil:
+		return fmt.Sprintf("JSON-RPC error %d: %s", e.RPC.Code, e.RPC.Message)
+	case e.Code == "tool_error":
+		return "tool error: " + e.Detail
+	case e.Code != "":
+		return "refused: " + e.Code
+	case e.Status != 0:
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return "other: " + err.Error()
+}
+
+// Lost reports whether err is a request whose connection failed before an
+// answer was read: what a killed process or a cut link causes.
+func Lost(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Lost
+}
 
 // Code returns the OAuth error code of err, or "".
 func Code(err error) string {
@@ -149,12 +187,12 @@ func (c *Client) send(ctx context.Context, step, method, rawURL string, form url
 	}
 	resp, err := c.browser.Do(req)
 	if err != nil {
-		return nil, &Error{Step: step, Err: err}
+		return nil, &Error{Step: step, Err: err, Lost: true}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &Error{Step: step, Err: err}
+		return nil, &Error{Step: step, Err: err, Lost: true}
 	}
 	return &page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b)}, nil
 }
@@ -292,9 +330,10 @@ func (c *Client) call(ctx context.Context, method string, params any) (*connect.
 	}
 	res, err := c.mcp.CallMCP(ctx, c.Target.Resource, c.Access, c.session, method, params)
 	if err != nil {
-		e := &Error{Step: method, Err: err}
+		var lost *connect.RequestError
+		e := &Error{Step: method, Err: err, Lost: errors.As(err, &lost)}
 		if res != nil {
-			e.Status, e.Code, e.Detail = res.Status, res.OAuthError, res.Description
+			e.Status, e.Code, e.Detail, e.RPC = res.Status, res.OAuthError, res.Description, res.RPCError
 			if res.Bearer != nil && e.Code == "" {
 				e.Code = res.Bearer.Error
 			}

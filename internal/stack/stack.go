@@ -312,7 +312,7 @@ func (s *Stack) start(ctx context.Context) error {
 		}
 		s.Runtimes = append(s.Runtimes, replica)
 		s.onStop(fmt.Sprintf("runtime replica %d", i+1), func() { replica.Stop(10 * time.Second) })
-		if err := replica.WaitOK(ctx, "http://"+addr+"/healthz", 30*time.Second); err != nil {
+		if err := replica.WaitOK(ctx, "http://"+addr+"/readyz", 30*time.Second); err != nil {
 			return err
 		}
 	}

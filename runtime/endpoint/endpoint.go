@@ -53,7 +53,7 @@ type Endpoint struct {
 	Handles Handles
 	Grants  Grants
 	Keys    Keys
-	Tools   ToolScopes
+	Tools   Tools
 	// MCP serves what passes the checks; its tool filter and handlers read
 	// the principal from the request context.
 	MCP *server.MCPServer
@@ -92,6 +92,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		raw, msgs, prob := readMessages(w, r)
 		if prob == nil {
+			await(r.Context(), e.Tools, p.Handle, msgs)
 			prob = e.authorize(p, msgs)
 		}
 		if prob != nil {

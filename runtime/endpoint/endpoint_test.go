@@ -45,6 +45,9 @@ func (toolScopes) ToolScopes(_ *mcpv1alpha1.Handle, tool string) ([]mcpv1alpha1.
 	return nil, false
 }
 
+// Await: the tools are there from the start.
+func (toolScopes) Await(context.Context, *mcpv1alpha1.Handle, string) {}
+
 type fixture struct {
 	t      *testing.T
 	cfg    *platform.Config

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -49,16 +50,34 @@ func readMessages(w http.ResponseWriter, r *http.Request) ([]byte, []message, *p
 	return raw, msgs, nil
 }
 
-// ToolScopes says which scopes a handle's tool needs.
-type ToolScopes interface {
+// Tools says which scopes a handle's tool needs.
+type Tools interface {
 	// ToolScopes returns the scopes needed to call the tool, and false
 	// when the handle has no such tool (mcp-go then answers the call).
 	ToolScopes(h *mcpv1alpha1.Handle, tool string) ([]mcpv1alpha1.Scope, bool)
+	// Await waits (bounded) while the tools of the handle's toolsets are
+	// still being fetched: of the one the tool belongs to, or of all of
+	// them when tool is "". A replica that has just started then answers
+	// with the tools, not "tool not found".
+	Await(ctx context.Context, h *mcpv1alpha1.Handle, tool string)
+}
+
+// await waits for the tools the messages need: all of the handle's for a
+// tools/list, the called tool's toolset for a tools/call.
+func await(ctx context.Context, tools Tools, h *mcpv1alpha1.Handle, msgs []message) {
+	for _, m := range msgs {
+		switch m.Method {
+		case "tools/list":
+			tools.Await(ctx, h, "")
+		case "tools/call":
+			tools.Await(ctx, h, m.Params.Name)
+		}
+	}
 }
 
 // needed returns the scopes a message needs: mcp.connect for everything,
 // skills.read to discover tools, the tool's own scopes to call it.
-func needed(tools ToolScopes, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {
+func needed(tools Tools, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {
 	want, _ := tokens.NewScopeSet(mcpv1alpha1.ScopeMCPConnect)
 	switch m.Method {
 	case "tools/list":

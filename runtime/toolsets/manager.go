@@ -149,6 +149,24 @@ type state struct {
 	conn       *conn
 	registered map[string]mcp.Tool
 	count      int32
+
+	// fetched is closed when the first fetch of the tools has ended, with
+	// or without them: until then the Toolset is warming up.
+	fetched     chan struct{}
+	fetchedOnce sync.Once
+}
+
+// markFetched records that st's first fetch has ended.
+func (st *state) markFetched() { st.fetchedOnce.Do(func() { close(st.fetched) }) }
+
+// isFetched reports whether st's first fetch has ended.
+func (st *state) isFetched() bool {
+	select {
+	case <-st.fetched:
+		return true
+	default:
+		return false
+	}
 }
 
 // upstreamToolName is what an upstream tool name must look like to be
@@ -215,7 +233,7 @@ func (m *Manager) Lookup(h *mcpv1alpha1.Handle, name string) (Tool, bool) {
 
 // ToolScopes returns the scopes a handle's tool needs, and false when the
 // handle has no such tool: Lookup in the shape of the endpoint's scope check
-// (endpoint.ToolScopes).
+// (endpoint.Tools).
 func (m *Manager) ToolScopes(h *mcpv1alpha1.Handle, name string) ([]mcpv1alpha1.Scope, bool) {
 	t, ok := m.Lookup(h, name)
 	return t.Scopes, ok
@@ -363,7 +381,7 @@ func (m *Manager) state(name string) *state {
 		base = context.Background()
 	}
 	ctx, cancel := context.WithCancel(base)
-	st := &state{name: name, ctx: ctx, cancel: cancel, poke: make(chan struct{}, 1), done: make(chan struct{})}
+	st := &state{name: name, ctx: ctx, cancel: cancel, poke: make(chan struct{}, 1), done: make(chan struct{}), fetched: make(chan struct{})}
 	m.sets[name] = st
 	go m.work(st)
 	return st
@@ -400,6 +418,10 @@ func (m *Manager) work(st *state) {
 }
 
 func (m *Manager) refresh(ctx context.Context, st *state) error {
+	// Whatever the outcome, the Toolset is no longer warming up: a call
+	// waits for one fetch (bounded by the toolset's timeout), never for an
+	// upstream that does not answer.
+	defer st.markFetched()
 	ts := &mcpv1alpha1.Toolset{}
 	if err := m.Reader.Get(ctx, client.ObjectKey{Name: st.name}, ts); err != nil {
 		if apierrors.IsNotFound(err) {

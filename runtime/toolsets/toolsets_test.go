@@ -23,8 +23,8 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
-// The Manager is the endpoint's scope source as it is.
-var _ endpoint.ToolScopes = (*toolsets.Manager)(nil)
+// The Manager is the endpoint's tools as it is.
+var _ endpoint.Tools = (*toolsets.Manager)(nil)
 
 func toKey(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
 

@@ -69,15 +69,16 @@ func TestAPIServerStoppedUnderLoad(t *testing.T) {
 		case r.Err == nil:
 		case inOutage && (r.Op == loadgen.OpAuthorize || r.Op == loadgen.OpRefresh):
 			if code := loadgen.Code(r.Err); code != "temporarily_unavailable" {
-				t.Errorf("%s during the outage failed with %q, want temporarily_unavailable: %v", r.Op, code, r.Err)
+				t.Errorf("%s during the outage failed with cause %q, want temporarily_unavailable: %v", r.Op, loadgen.Cause(r.Err), r.Err)
 			}
 			slowest = max(slowest, r.End.Sub(r.Start))
-		case r.Start.Before(cut) && r.End.After(cut):
-			// In flight when the connections were reset.
-		case r.Start.After(restored) && r.Start.Before(last):
+		case r.Start.Before(cut) && r.End.After(cut) && (loadgen.Lost(r.Err) || loadgen.Code(r.Err) == "temporarily_unavailable"):
+			// In flight when the replicas' connections to the apiserver
+			// were reset.
+		case r.Start.After(restored) && r.Start.Before(last) && loadgen.Code(r.Err) == "temporarily_unavailable":
 			// Before the replicas' first successful write after the restore.
 		default:
-			t.Errorf("%s of client %d at %.2f s failed: %v", r.Op, r.Client, r.Start.Sub(start).Seconds(), r.Err)
+			t.Errorf("%s of client %d at %.2f s failed, cause %q: %v", r.Op, r.Client, r.Start.Sub(start).Seconds(), loadgen.Cause(r.Err), r.Err)
 		}
 	}
 	for _, op := range []loadgen.Op{loadgen.OpList, loadgen.OpCall} {

@@ -91,7 +91,7 @@ func TestSigningKeyRotationUnderLoad(t *testing.T) {
 	all := logStats(t, "new keys sign", results, switched, end)
 	for _, r := range results {
 		if r.Err != nil {
-			t.Errorf("%s of client %d at %.2f s failed: %v", r.Op, r.Client, r.Start.Sub(start).Seconds(), r.Err)
+			t.Errorf("%s of client %d at %.2f s failed, cause %q: %v", r.Op, r.Client, r.Start.Sub(start).Seconds(), loadgen.Cause(r.Err), r.Err)
 		}
 	}
 	if s := all[loadgen.OpRefresh]; s == nil || s.Count == 0 {

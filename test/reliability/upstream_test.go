@@ -515,7 +515,7 @@ func TestUpstreamFaults(t *testing.T) {
 	for handle, rs := range map[string][]loadgen.Result{fleet.Handle: acmeResults, faultsHandle: faultsResults} {
 		for _, r := range rs {
 			if r.Err != nil {
-				t.Errorf("%s on %s failed at %.3f s: %v", r.Op, handle, r.Start.Sub(start).Seconds(), r.Err)
+				t.Errorf("%s on %s failed at %.3f s, cause %q: %v", r.Op, handle, r.Start.Sub(start).Seconds(), loadgen.Cause(r.Err), r.Err)
 			}
 		}
 	}
@@ -559,7 +559,7 @@ func TestUpstreamFaults(t *testing.T) {
 			t.Errorf("%s succeeded while its upstream misbehaved", r.Op)
 			continue
 		case !errors.As(r.Err, &e) || e.Code != "tool_error":
-			t.Errorf("%s failed, but not as a tool error: %v", r.Op, r.Err)
+			t.Errorf("%s failed, but not as a tool error: cause %q: %v", r.Op, loadgen.Cause(r.Err), r.Err)
 			continue
 		case !strings.Contains(e.Detail, fmt.Sprintf("toolset %q", toolset)):
 			t.Errorf("%s: the tool error does not name the toolset: %s", r.Op, e.Detail)
