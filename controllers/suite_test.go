@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/10xdotin/mcp-handle-operator/controllers"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // env is one real apiserver, with kube-controller-manager's garbage

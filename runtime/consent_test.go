@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 // On the shared gateway the user picks the handle; the grant is bound to

@@ -14,13 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 // withMCP gives every replica the MCP endpoint the way cmd/runtime wires
-// it (internal/testruntime).
+// it (test/framework/testruntime).
 func withMCP(t *testing.T) func(*runtime.Server) {
 	t.Helper()
 	return testruntime.MCP(t, env.Config, env.Client)

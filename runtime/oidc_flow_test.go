@@ -23,10 +23,10 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 const oidcCallback = "https://chatgpt.com/connector/oauth/cb_oidc"

@@ -11,11 +11,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 // hangingAPIServer accepts connections and never answers: the worst kind of

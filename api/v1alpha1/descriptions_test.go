@@ -10,7 +10,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // TestEveryFieldDescribed keeps `kubectl explain` useful: every field of every

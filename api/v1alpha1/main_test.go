@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // env is one real apiserver shared by every test of this package.

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // TestSamplesApply applies every manifest of config/samples to the real

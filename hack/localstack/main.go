@@ -3,7 +3,7 @@
 // everything on Ctrl-C. It lives under hack/ because it is a developer tool
 // built on the test control plane, not something the product ships.
 //
-// The stack (internal/stack, shared with the end-to-end suite test/e2e): the
+// The stack (test/framework/stack, shared with the end-to-end suite test/e2e): the
 // control plane with the CRDs, cert-manager's controller with a local CA
 // ClusterIssuer, the operator with a platform configuration for local hosts,
 // the samples, a static sign-in user, two runtime replicas behind the runtime
@@ -23,8 +23,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/stack"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
 )
 
 // The local stack's fixed places (docs/local.md): handles at

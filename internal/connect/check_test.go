@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
-	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 )
 
 // tlsServer serves h on 127.0.0.1 with a certificate for names only.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
-	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 )
 
 // fake is a TLS server on 127.0.0.1 reached as acme.mcp.localhost and

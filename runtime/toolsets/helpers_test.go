@@ -25,11 +25,11 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 var env *controlplane.Env

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // TestReplicasCreateOneSecret starts a real apiserver: replicas that find no

@@ -31,13 +31,13 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
-	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 var env *controlplane.Env

@@ -37,11 +37,11 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 var (
@@ -102,7 +102,7 @@ func atoi(s string) int {
 // (requests alternate between them), serving the gateway host localhost and
 // the hosted host acme.mcp.localhost on the listener's port, with a
 // certificate Node trusts through NODE_EXTRA_CA_CERTS. Each replica serves
-// the MCP endpoint as cmd/runtime does (internal/testruntime), and the
+// the MCP endpoint as cmd/runtime does (test/framework/testruntime), and the
 // handle uses the example Links toolset, running on 127.0.0.1 as the
 // Toolset linksToolset.
 type stack struct {

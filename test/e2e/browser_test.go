@@ -17,10 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
-	"github.com/10xdotin/mcp-handle-operator/internal/stack"
-	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
 )
 
 // browser drives headless Chromium through Traefik: an authorization

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/dex"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
-	"github.com/10xdotin/mcp-handle-operator/internal/stack"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/dex"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
 )
 
 const (

@@ -1,6 +1,6 @@
 // Package e2e_test runs the whole product as real processes on loopback and
 // drives it the way production traffic does, through the real Gateway:
-// internal/stack (shared with `make run`) starts the control plane with the
+// test/framework/stack (shared with `make run`) starts the control plane with the
 // garbage collector, cert-manager's controller with the local CA, the
 // operator, two runtime replicas behind the runtime Service's clusterIP,
 // Traefik and the Links toolset, on free ports; the suite adds
@@ -41,12 +41,12 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/edge"
-	"github.com/10xdotin/mcp-handle-operator/internal/stack"
-	"github.com/10xdotin/mcp-handle-operator/internal/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
 )
 
 const (
@@ -135,7 +135,7 @@ func TestE2E(t *testing.T) {
 		OIDC: startDex(t, ctx, public.Port),
 		Step: func(msg string) { t.Logf("stack: %s", msg) },
 	}
-	timed(t, "start the stack (internal/stack)", func() (err error) { e.s, err = stack.Start(ctx, opts); return err })
+	timed(t, "start the stack (test/framework/stack)", func() (err error) { e.s, err = stack.Start(ctx, opts); return err })
 	t.Cleanup(e.s.Stop)
 	e.hc = e.s.HTTPClient()
 	if e.keys, err = runtime.LoadKeyRing(ctx, e.s.Env.Client, stack.Namespace, "mcp-runtime-signing-keys"); err != nil {

@@ -1,7 +1,7 @@
 // Package edge_test proves the platform's real edge with the operator: a
 // control plane, the operator, cert-manager's controller with a local CA
 // ClusterIssuer, Traefik's Kubernetes Gateway provider and one runtime, all
-// real processes on loopback (internal/edge). A Handle applied to the
+// real processes on loopback (test/framework/edge). A Handle applied to the
 // apiserver gets an HTTPRoute that Traefik accepts, a certificate that
 // cert-manager issues, and its hosted host answers over TLS through Traefik
 // with that certificate.
@@ -33,13 +33,13 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/connect/connecttest"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
-	"github.com/10xdotin/mcp-handle-operator/internal/stack"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
 )
 
 const (

@@ -21,7 +21,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")

@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // TestInstall installs, upgrades, uninstalls and reinstalls the chart with

@@ -2,8 +2,8 @@
 // calls the runtime sustains on this machine with the 99th percentile under
 // a stated latency, and the apiserver writes per second each causes. It
 // starts a real apiserver and runtime replicas as processes behind a
-// round-robin balancer (internal/fleet), all on loopback, and drives them
-// with MCP clients (internal/loadgen): for each operation alone, it raises
+// round-robin balancer (test/framework/fleet), all on loopback, and drives them
+// with MCP clients (test/framework/loadgen): for each operation alone, it raises
 // the number of concurrent clients step by step until the p99 exceeds the
 // budget or a request fails. Every step is bounded in time and in
 // requests.
@@ -23,10 +23,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/apimetrics"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/fleet"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/apimetrics"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fleet"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 type options struct {

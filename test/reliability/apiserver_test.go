@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 // outage is how long the apiserver is away: the 30 seconds.

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 // Two replicas behind the round-robin Service under a steady mixed load;

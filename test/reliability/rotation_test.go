@@ -13,10 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/fleet"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
 	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fleet"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 // keysReread is how long the test waits for the replicas to apply a

@@ -1,6 +1,6 @@
 // Package reliability runs the runtime's fault tests of issue 8: runtime
-// replicas as processes on a real apiserver (internal/fleet), driven by
-// MCP clients that go through OAuth and call tools (internal/loadgen),
+// replicas as processes on a real apiserver (test/framework/fleet), driven by
+// MCP clients that go through OAuth and call tools (test/framework/loadgen),
 // while a replica is killed, the apiserver stops, an upstream misbehaves or
 // the signing key rotates. docs/reliability.md has what they measured.
 package reliability
@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/fleet"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fleet"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 var (

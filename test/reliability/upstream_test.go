@@ -25,10 +25,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/fleet"
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fleet"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 // The objects TestUpstreamFaults adds to the shared control plane (and

@@ -12,7 +12,7 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 // A redirect URI that differs from the registered one in any way gets the

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
 // The findings of issue 17, tried as a hostile client would.

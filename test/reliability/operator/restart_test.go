@@ -22,10 +22,10 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
-	"github.com/10xdotin/mcp-handle-operator/internal/testoperator"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/testoperator"
 )
 
 // TestKilledMidwayConverges kills the operator with SIGKILL while it

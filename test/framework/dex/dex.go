@@ -22,8 +22,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 // Binary returns the Dex binary: $DEX when set, otherwise the one

@@ -32,11 +32,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
-	"github.com/10xdotin/mcp-handle-operator/internal/edge"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 const (

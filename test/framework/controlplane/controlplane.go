@@ -45,7 +45,7 @@ type Env struct {
 // RepoRoot returns the repository's top folder.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Option changes the control plane Start starts.

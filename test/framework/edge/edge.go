@@ -1,5 +1,5 @@
 // Package edge starts the platform's real edge next to a control plane of
-// internal/controlplane, as processes on this machine: Traefik with its
+// test/framework/controlplane, as processes on this machine: Traefik with its
 // Kubernetes Gateway provider (the Gateway API implementation that writes
 // route status and terminates TLS) and cert-manager's controller with a local
 // CA ClusterIssuer. Both are built from their Go modules by
@@ -31,9 +31,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 const (

@@ -23,9 +23,9 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
-	"github.com/10xdotin/mcp-handle-operator/internal/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/internal/proc"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 // WritePlatformConfig writes config/platform/platform.yaml with tls.mode set

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/10xdotin/mcp-handle-operator/internal/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
 // SendTo sends req to one in-process replica whatever host its URL names,
