@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -160,17 +161,23 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
 	}
-	mcp, err := serveMCP(ctx, informers, direct, server, minter, log)
-	if err != nil {
-		return err
-	}
+	mcp := runtime.NewMCP(server, informers, direct, minter, log, version)
 	server.Ready = func(ctx context.Context) error {
 		if !synced.Load() {
 			return errors.New("the informer caches have not synced yet")
 		}
 		return mcp.Tools.Ready(ctx)
 	}
-	srv := &http.Server{Addr: addr, Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Listen before the tools are fetched: a toolset verifies the tokens of
+	// that fetch with the JWK Set the runtime serves, and /healthz answers
+	// while the replica warms up (/readyz says when it may take traffic).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -178,7 +185,11 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		_ = srv.Shutdown(shutdown)
 	}()
 	log.Info("runtime listening", "address", addr, "issuer", cfg.Issuer)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := startMCP(ctx, informers, direct, mcp, log); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -208,13 +219,12 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 	return users, oidcSignIn
 }
 
-// serveMCP builds the MCP endpoint (runtime.NewMCP), starts its tools and
-// the reporter of each Handle's Serving condition.
-func serveMCP(ctx context.Context, informers cache.Cache, direct client.Client, s *runtime.Server, minter *upstream.Minter, log *slog.Logger) (*runtime.MCP, error) {
-	mcp := runtime.NewMCP(s, informers, direct, minter, log, version)
+// startMCP starts the MCP endpoint's tools and the reporter of each
+// Handle's Serving condition.
+func startMCP(ctx context.Context, informers cache.Cache, direct client.Client, mcp *runtime.MCP, log *slog.Logger) error {
 	if err := mcp.Tools.Start(ctx, informers); err != nil {
-		return nil, err
+		return err
 	}
 	serving := &runtime.ServingReporter{Reader: informers, Writer: direct, Log: log}
-	return mcp, serving.Start(ctx, informers)
+	return serving.Start(ctx, informers)
 }

@@ -55,8 +55,11 @@ const (
 	// fetched again.
 	DefaultRefreshInterval = 5 * time.Minute
 	// DefaultRetryInterval is the first retry after a failed list; it
-	// doubles on each failure up to the refresh interval.
-	DefaultRetryInterval = 15 * time.Second
+	// doubles on each failure up to the refresh interval. It is short
+	// because a first list often fails for a moment only: on a cold start
+	// the toolset cannot yet fetch the JWK Set of a runtime that is itself
+	// starting.
+	DefaultRetryInterval = time.Second
 	// MaxTools is the most tools one upstream may list.
 	MaxTools = 1000
 )
