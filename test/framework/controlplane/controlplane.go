@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -273,8 +274,15 @@ func SampleFiles() ([]string, error) {
 
 // RunSuite is a package's TestMain body: it starts a control plane into
 // *env, runs setup (if any) and the tests, stops the control plane and
-// returns the exit code.
+// returns the exit code. Under -short it starts nothing and runs none of the
+// package's tests: `go test -short ./...` is the tier without a control
+// plane.
 func RunSuite(m *testing.M, env **Env, setup ...func(*Env) error) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipped under -short: this package's tests run on a control plane")
+		return 0
+	}
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
