@@ -53,6 +53,14 @@ edge-tools: ## Build (once per version) Traefik and cert-manager's controller, t
 	hack/build-traefik.sh >/dev/null
 	hack/build-cert-manager.sh >/dev/null
 
+.PHONY: node
+node: ## Build (once per version) kubelet, kube-proxy, kube-scheduler and containerd into bin/node/; install Debian's runc, CNI plugins and iptables.
+	hack/build-node.sh >/dev/null
+
+.PHONY: cluster
+cluster: controlplane node ## Run a real single-node cluster (containerd, kubelet, kube-proxy) in the foreground until Ctrl-C (root); kubeconfig in .local/cluster.
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) $(GO) run ./hack/cluster --dir .local/cluster
+
 .PHONY: dex
 dex: ## Build (once per version) Dex, the OpenID Connect provider of the sign-in tests, into bin/dex/.
 	hack/build-dex.sh >/dev/null
@@ -99,6 +107,7 @@ verify: generate manifests helm ## Fail if generated files, the chart's golden o
 	$(GO) mod tidy -diff
 	cd hack/tools && $(GO) mod tidy -diff
 	cd hack/controlplane && $(GO) mod tidy -diff
+	cd hack/containerd && $(GO) mod tidy -diff
 	cd hack/helm && $(GO) mod tidy -diff
 	cd hack/cert-manager && $(GO) mod tidy -diff
 	cd hack/dex && $(GO) mod tidy -diff

@@ -1,6 +1,7 @@
 //go:build tools
 
-// Package controlplane pins the control-plane binaries the tests run on.
+// Package controlplane pins the control-plane and node binaries the tests run
+// on (hack/build-controlplane.sh, hack/build-node.sh).
 package controlplane
 
 import (
@@ -8,4 +9,7 @@ import (
 	_ "k8s.io/kubectl/pkg/cmd"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-proxy/app"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "k8s.io/kubernetes/cmd/kubelet/app"
 )
