@@ -32,6 +32,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     "${sudo[@]}" apt-get update -qq >&2
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   }
+  echo "runc: $(runc --version | head -1); $(iptables --version)" >&2
 fi
-echo "runc: $(runc --version | head -1); $(iptables --version)" >&2
 echo "$cni"

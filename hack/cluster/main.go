@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,7 +44,7 @@ func main() {
 	}
 	rel := c.Kubeconfig
 	if wd, err := os.Getwd(); err == nil {
-		if r, err := filepath.Rel(wd, c.Kubeconfig); err == nil {
+		if r, err := filepath.Rel(wd, c.Kubeconfig); err == nil && !strings.HasPrefix(r, "..") {
 			rel = r
 		}
 	}

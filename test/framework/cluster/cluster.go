@@ -113,6 +113,7 @@ type Cluster struct {
 	netns    map[string]bool   // /var/run/netns entries that existed before
 	// hadLogLinks: /var/log/containers existed before kubelet started.
 	hadLogLinks bool
+	prevDir     string // the folder of the cluster that held the lock before
 }
 
 type namedProc struct {
@@ -179,6 +180,9 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	}()
 
 	c.cleanLeftovers()
+	if err := c.freshState(); err != nil {
+		return err
+	}
 	c.netns = listNetns()
 	_, err = os.Stat(containerLogLinks)
 	c.hadLogLinks = err == nil
@@ -264,8 +268,14 @@ func (c *Cluster) acquireLock(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+	// The previous holder's "PID DIR", for cleanLeftovers.
+	if prev, err := io.ReadAll(f); err == nil {
+		if _, d, ok := strings.Cut(strings.TrimSpace(string(prev)), " "); ok && filepath.IsAbs(d) {
+			c.prevDir = d
+		}
+	}
 	_ = f.Truncate(0)
-	_, _ = fmt.Fprintf(f, "%d %s\n", os.Getpid(), c.dir)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), c.dir)), 0)
 	c.lock = f
 	return nil
 }
@@ -304,7 +314,27 @@ func (c *Cluster) startProc(name string, env []string, bin string, args ...strin
 		return nil, err
 	}
 	c.procs = append(c.procs, &namedProc{name: name, Process: p})
+	// Recorded so that the next Start can end this process should this one
+	// die without Stop.
+	if f, err := os.OpenFile(filepath.Join(c.dir, pidsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+		_, _ = fmt.Fprintf(f, "%d %s\n", p.PID(), bin)
+		_ = f.Close()
+	}
 	return p, nil
+}
+
+// pidsFile lists "PID BINARY" of every process Start started.
+const pidsFile = "pids"
+
+// freshState removes the state of an earlier cluster in the same folder.
+func (c *Cluster) freshState() error {
+	c.unmountAll()
+	for _, d := range []string{"containerd", "kubelet", "etcd", "cni", "pki", "apiserver", pidsFile, filepath.Join("logs", "pods")} {
+		if err := os.RemoveAll(filepath.Join(c.dir, d)); err != nil {
+			return fmt.Errorf("failed to remove the earlier cluster's state: %w", err)
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) startAPIServer(ctx context.Context, p *pki) error {

@@ -390,17 +390,51 @@ func (c *Cluster) removeContainerLogLinks() {
 	}
 }
 
-// cleanLeftovers removes what a cluster whose process died left behind: its
-// bridge and its iptables chains. (Start holds the machine-wide lock, so no
-// other cluster is running.)
+// cleanLeftovers ends what a cluster whose process died without Stop left
+// behind: its processes (by the PIDs it recorded, when they still run the
+// recorded binary), its shims and pods, its mounts, its iptables chains and
+// its bridge. Start holds the machine-wide lock, so no other cluster runs.
 func (c *Cluster) cleanLeftovers() {
-	if !linkExists(BridgeName) {
+	killed := 0
+	if c.prevDir != "" {
+		data, _ := os.ReadFile(filepath.Join(c.prevDir, pidsFile))
+		for line := range strings.Lines(string(data)) {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			pid, err := strconv.Atoi(f[0])
+			if err != nil {
+				continue
+			}
+			if cmd, err := os.ReadFile(filepath.Join("/proc", f[0], "cmdline")); err == nil {
+				if bin, _, _ := strings.Cut(string(cmd), "\x00"); bin == f[1] {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					killed++
+				}
+			}
+		}
+		for _, pid := range pidsWithArgs("-address", filepath.Join(c.prevDir, "containerd", "containerd.sock")) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed++
+		}
+	}
+	if killed == 0 && !linkExists(BridgeName) {
 		return
 	}
-	c.step("removing the leftovers of a cluster that was not stopped (bridge %s, KUBE-* chains)", BridgeName)
+	c.step("removing the leftovers of a cluster that was not stopped (%d processes, bridge %s, KUBE-* chains)", killed, BridgeName)
+	time.Sleep(500 * time.Millisecond)
+	c.killCgroups()
+	if c.prevDir != "" {
+		for _, m := range MountsUnder(c.prevDir) {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	}
 	_ = exec.Command(filepath.Join(c.nodeBins, "kube-proxy"), "--cleanup").Run()
 	cleanIptables()
-	_ = run("ip", "link", "delete", BridgeName)
+	if linkExists(BridgeName) {
+		_ = run("ip", "link", "delete", BridgeName)
+	}
 }
 
 func linkExists(name string) bool {
