@@ -59,6 +59,7 @@ func main() {
 	upstreamKeys := flag.String("upstream-keys-secret", upstream.DefaultSecretName, "Secret in the platform namespace with the keys of the tokens sent to Toolsets (created when missing)")
 	upstreamTTL := flag.Duration("upstream-token-ttl", upstream.DefaultLifetime, "lifetime of the tokens sent to Toolsets")
 	configPath := flag.String("platform-config", "", "path of the platform configuration YAML (required)")
+	shutdownDelay := flag.Duration("shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that Services and Gateways stop sending requests before the listener closes (the chart sets 5s)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if *configPath == "" {
@@ -75,7 +76,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
-	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry}
+	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
@@ -90,11 +91,18 @@ type tokenOptions struct {
 	upstreamSecret string
 	upstreamTTL    time.Duration
 	refreshRetry   time.Duration
+	shutdownDelay  time.Duration
 }
 
 var tokenFlags tokenOptions
 
-func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, accessTTL time.Duration, log *slog.Logger) error {
+// serve runs the runtime until stop ends (SIGTERM), then drains: /readyz
+// answers 503 for --shutdown-delay while requests are still served, then the
+// listener closes, in-flight requests finish, and the informers and
+// upstream connections stop.
+func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, accessTTL time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(stop))
+	defer cancel()
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("failed to find the cluster: %w", err)
@@ -162,8 +170,12 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 		Upstream: minter,
 	}
 	mcp := runtime.NewMCP(server, informers, direct, minter, log, version)
+	var draining atomic.Bool
 	server.Ready = func(ctx context.Context) error {
-		if !synced.Load() {
+		switch {
+		case draining.Load():
+			return errors.New("shutting down")
+		case !synced.Load():
 			return errors.New("the informer caches have not synced yet")
 		}
 		return mcp.Tools.Ready(ctx)
@@ -179,10 +191,14 @@ func serve(ctx context.Context, cfg *platform.Config, addr, keysSecret string, a
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+		<-stop.Done()
+		draining.Store(true)
+		log.Info("shutting down: unready, still serving", "for", tokenFlags.shutdownDelay)
+		time.Sleep(tokenFlags.shutdownDelay)
+		shutdown, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelShutdown()
 		_ = srv.Shutdown(shutdown)
+		cancel()
 	}()
 	log.Info("runtime listening", "address", addr, "issuer", cfg.Issuer)
 	if err := startMCP(ctx, informers, direct, mcp, log); err != nil {
