@@ -40,6 +40,23 @@ manifests: ## Generate CRDs (config/crd/bases and the chart), the operator's and
 build: ## Build manager, runtime, mcpctl and the example links-toolset into bin/.
 	$(GO) build -o bin/ ./cmd/manager ./cmd/runtime ./cmd/mcpctl ./cmd/links-toolset
 
+# Container images (hack/images, no Docker daemon): tag = the chart's appVersion, timestamps from the last commit.
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/mcp-handle-operator/Chart.yaml)
+REGISTRY ?= ghcr.io/10xdotin/mcp-handle-operator
+PLATFORMS ?= linux/amd64,linux/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+IMAGES := manager=./cmd/manager runtime=./cmd/runtime links-toolset=./cmd/links-toolset
+IMAGES_FLAGS = --out bin/images --registry $(REGISTRY) --version $(VERSION) --revision $$(git rev-parse HEAD) \
+	--source https://github.com/10xdotin/mcp-handle-operator --source-date-epoch $(SOURCE_DATE_EPOCH) --platforms $(PLATFORMS)
+
+.PHONY: images
+images: ## Build the manager, runtime and links-toolset images (PLATFORMS) into bin/images: an OCI layout and a host-platform tarball each.
+	$(GO) run ./hack/images $(IMAGES_FLAGS) $(IMAGES)
+
+.PHONY: images-push
+images-push: ## Build the images and push them to REGISTRY (docker credentials), printing ref@digest.
+	$(GO) run ./hack/images $(IMAGES_FLAGS) --push $(IMAGES)
+
 .PHONY: controlplane
 controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-manager and kubectl.
 	hack/build-controlplane.sh >/dev/null
