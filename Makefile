@@ -76,7 +76,8 @@ node: ## Build (once per version) kubelet, kube-proxy, kube-scheduler and contai
 
 .PHONY: cluster
 cluster: controlplane node ## Run a real single-node cluster (containerd, kubelet, kube-proxy) in the foreground until Ctrl-C (root); kubeconfig in .local/cluster.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) $(GO) run ./hack/cluster --dir .local/cluster
+	$(GO) build -o bin/cluster ./hack/cluster
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) bin/cluster --dir .local/cluster
 
 .PHONY: dex
 dex: ## Build (once per version) Dex, the OpenID Connect provider of the sign-in tests, into bin/dex/.

@@ -74,6 +74,8 @@ const (
 	// lockPath serializes clusters on this machine: they share fixed
 	// addresses, ports and iptables chains.
 	lockPath = "/run/mcp-handle-operator-cluster.lock"
+	// sysctlsPath holds the kernel settings to restore ("PATH VALUE" lines).
+	sysctlsPath = "/run/mcp-handle-operator-cluster.sysctl"
 )
 
 // Options of Start.
@@ -114,6 +116,7 @@ type Cluster struct {
 	// hadLogLinks: /var/log/containers existed before kubelet started.
 	hadLogLinks bool
 	prevDir     string // the folder of the cluster that held the lock before
+	network     bool   // hostNetwork ran: Stop restores sysctls
 }
 
 type namedProc struct {
@@ -282,19 +285,36 @@ func (c *Cluster) acquireLock(ctx context.Context) error {
 
 // hostNetwork makes the bridge with NodeIP and the kernel settings pod
 // traffic needs (forwarding; bridged traffic through iptables, for Services).
+// The values Stop restores are also kept in sysctlsPath, so that the next
+// Start restores them should this cluster's process die without Stop.
 func (c *Cluster) hostNetwork() error {
+	c.network = true
+	if data, err := os.ReadFile(sysctlsPath); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if path, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				c.sysctls[path] = v
+			}
+		}
+	}
+	var record strings.Builder
 	for _, s := range []string{"net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"} {
 		path := filepath.Join("/proc/sys", s)
 		old, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("failed to read %s: %w", path, err)
 		}
-		if strings.TrimSpace(string(old)) != "1" {
-			if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
-				return fmt.Errorf("failed to set %s: %w", path, err)
-			}
+		if _, ok := c.sysctls[path]; !ok && strings.TrimSpace(string(old)) != "1" {
 			c.sysctls[path] = strings.TrimSpace(string(old))
 		}
+		if v, ok := c.sysctls[path]; ok {
+			fmt.Fprintf(&record, "%s %s\n", path, v)
+		}
+		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("failed to set %s: %w", path, err)
+		}
+	}
+	if err := os.WriteFile(sysctlsPath, []byte(record.String()), 0o600); err != nil {
+		return err
 	}
 	for _, args := range [][]string{
 		{"link", "add", BridgeName, "type", "bridge"},

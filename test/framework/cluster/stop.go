@@ -54,10 +54,13 @@ func (c *Cluster) Stop() {
 			c.step("%v", err)
 		}
 	}
-	for path, old := range c.sysctls {
-		_ = os.WriteFile(path, []byte(old), 0o644)
+	if c.network {
+		for path, old := range c.sysctls {
+			_ = os.WriteFile(path, []byte(old), 0o644)
+		}
+		_ = os.Remove(sysctlsPath)
+		c.network = false
 	}
-	c.sysctls = map[string]string{}
 	c.removeContainerLogLinks()
 	if c.dir != "" {
 		for _, d := range []string{"containerd", "kubelet", "etcd", "cni"} {
