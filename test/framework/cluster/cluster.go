@@ -320,6 +320,10 @@ func (c *Cluster) hostNetwork() error {
 		{"link", "add", BridgeName, "type", "bridge"},
 		{"addr", "add", NodeIP + "/16", "dev", BridgeName},
 		{"link", "set", BridgeName, "up"},
+		// ClusterIPs that kube-proxy has not programmed (yet) go to the
+		// bridge and fail there, instead of leaving the machine by the
+		// default route.
+		{"route", "add", ServiceCIDR, "dev", BridgeName},
 	} {
 		if err := run("ip", args...); err != nil {
 			return err

@@ -261,7 +261,9 @@ func waitReadyPod(ctx context.Context, t *testing.T, c *cluster.Cluster, app str
 // waitGet waits until url answers 200 and returns the body.
 func waitGet(ctx context.Context, t *testing.T, url string) string {
 	t.Helper()
-	hc := &http.Client{Timeout: 2 * time.Second}
+	// A new connection each time: a ClusterIP answers once kube-proxy has
+	// programmed it, not on a connection made before.
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(time.Minute)
 	var last error
 	for time.Now().Before(deadline) {
