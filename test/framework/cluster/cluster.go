@@ -196,6 +196,25 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// containerd and the image imports go on while the apiserver starts.
+	if err := c.startContainerd(ctx); err != nil {
+		return err
+	}
+	imported := make(chan error, 1)
+	go func() {
+		if err := <-pause; err != nil {
+			imported <- fmt.Errorf("failed to build the pause image: %w", err)
+			return
+		}
+		for _, img := range append([]string{pauseTar}, o.Images...) {
+			if err := c.Import(ctx, img); err != nil {
+				imported <- err
+				return
+			}
+		}
+		c.step("containerd ready, %d images imported (%s)", 1+len(o.Images), time.Since(begin).Round(time.Millisecond))
+		imported <- nil
+	}()
 	if err := c.startAPIServer(ctx, p); err != nil {
 		return err
 	}
@@ -203,18 +222,9 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	if err := c.startControllers(); err != nil {
 		return err
 	}
-	if err := c.startContainerd(ctx); err != nil {
+	if err := <-imported; err != nil {
 		return err
 	}
-	if err := <-pause; err != nil {
-		return fmt.Errorf("failed to build the pause image: %w", err)
-	}
-	for _, img := range append([]string{pauseTar}, o.Images...) {
-		if err := c.Import(ctx, img); err != nil {
-			return err
-		}
-	}
-	c.step("containerd ready, %d images imported (%s)", 1+len(o.Images), time.Since(begin).Round(time.Millisecond))
 	if err := c.startNode(p); err != nil {
 		return err
 	}
