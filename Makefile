@@ -45,8 +45,9 @@ VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' c
 REGISTRY ?= ghcr.io/10xdotin/mcp-handle-operator
 PLATFORMS ?= linux/amd64,linux/arm64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+REVISION ?= $(shell git rev-parse HEAD)
 IMAGES := manager=./cmd/manager runtime=./cmd/runtime links-toolset=./cmd/links-toolset
-IMAGES_FLAGS = --out bin/images --registry $(REGISTRY) --version $(VERSION) --revision $$(git rev-parse HEAD) \
+IMAGES_FLAGS = --out bin/images --registry $(REGISTRY) --version $(VERSION) --revision $(REVISION) \
 	--source https://github.com/10xdotin/mcp-handle-operator --source-date-epoch $(SOURCE_DATE_EPOCH) --platforms $(PLATFORMS)
 
 .PHONY: images
