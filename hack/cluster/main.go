@@ -23,6 +23,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	dir := flag.String("dir", ".local/cluster", "folder of the cluster's state, logs and kubeconfig")
 	flag.Usage = func() {
 		fmt.Fprintln(flag.CommandLine.Output(), "usage: cluster [--dir DIR] [IMAGE.tar ...]  (image tarballs to import, e.g. from hack/images)")
@@ -33,14 +40,12 @@ func main() {
 	defer stop()
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		os.Exit(1)
+		return err
 	}
 	start := time.Now()
 	c, err := cluster.Start(ctx, cluster.Options{Dir: abs, Images: flag.Args(), Progress: os.Stderr})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		os.Exit(1)
+		return err
 	}
 	rel := c.Kubeconfig
 	if wd, err := os.Getwd(); err == nil {
@@ -62,4 +67,5 @@ Ctrl-C stops the cluster and removes its pods, network and iptables chains.
 	fmt.Fprintln(os.Stderr, "cluster: stopping")
 	c.Stop()
 	fmt.Fprintln(os.Stderr, "cluster: stopped")
+	return nil
 }
