@@ -230,7 +230,9 @@ func checkFiles(t *testing.T, platform string, img v1.Image, created time.Time) 
 				}
 			}
 		}
-		rc.Close()
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(files[testName]) == 0 {
 		t.Errorf("%s: no /%s", platform, testName)
