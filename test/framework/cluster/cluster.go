@@ -74,8 +74,9 @@ const (
 	// lockPath serializes clusters on this machine: they share fixed
 	// addresses, ports and iptables chains.
 	lockPath = "/run/mcp-handle-operator-cluster.lock"
-	// sysctlsPath holds the kernel settings to restore ("PATH VALUE" lines).
-	sysctlsPath = "/run/mcp-handle-operator-cluster.sysctl"
+	// statePath holds what Stop restores on the machine: kernel settings
+	// ("sysctl PATH VALUE") and host folders to remove ("absent DIR").
+	statePath = "/run/mcp-handle-operator-cluster.state"
 )
 
 // Options of Start.
@@ -113,8 +114,11 @@ type Cluster struct {
 	procs    []*namedProc
 	sysctls  map[string]string // values to restore
 	netns    map[string]bool   // /var/run/netns entries that existed before
-	// hadLogLinks: /var/log/containers existed before kubelet started.
-	hadLogLinks bool
+	// hostDirs are the folders outside Dir that kubelet and containerd
+	// write to whatever their configuration says, and whether each existed
+	// before Start; hostEntries the entries they held then.
+	hostDirs    map[string]bool
+	hostEntries map[string]bool
 	prevDir     string // the folder of the cluster that held the lock before
 	network     bool   // hostNetwork ran: Stop restores sysctls
 }
@@ -187,8 +191,6 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 		return err
 	}
 	c.netns = listNetns()
-	_, err = os.Stat(containerLogLinks)
-	c.hadLogLinks = err == nil
 	if err := c.hostNetwork(); err != nil {
 		return err
 	}
@@ -295,18 +297,27 @@ func (c *Cluster) acquireLock(ctx context.Context) error {
 
 // hostNetwork makes the bridge with NodeIP and the kernel settings pod
 // traffic needs (forwarding; bridged traffic through iptables, for Services).
-// The values Stop restores are also kept in sysctlsPath, so that the next
-// Start restores them should this cluster's process die without Stop.
+// What Stop restores is also kept in statePath, so that the next Start
+// restores it should this cluster's process die without Stop.
 func (c *Cluster) hostNetwork() error {
 	c.network = true
-	if data, err := os.ReadFile(sysctlsPath); err == nil {
+	c.recordHostDirs()
+	if data, err := os.ReadFile(statePath); err == nil {
 		for line := range strings.Lines(string(data)) {
-			if path, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-				c.sysctls[path] = v
+			switch f := strings.Fields(line); {
+			case len(f) == 3 && f[0] == "sysctl":
+				c.sysctls[f[1]] = f[2]
+			case len(f) == 2 && f[0] == "absent":
+				c.hostDirs[f[1]] = false
 			}
 		}
 	}
 	var record strings.Builder
+	for d, existed := range c.hostDirs {
+		if !existed {
+			fmt.Fprintf(&record, "absent %s\n", d)
+		}
+	}
 	for _, s := range []string{"net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"} {
 		path := filepath.Join("/proc/sys", s)
 		old, err := os.ReadFile(path)
@@ -317,13 +328,13 @@ func (c *Cluster) hostNetwork() error {
 			c.sysctls[path] = strings.TrimSpace(string(old))
 		}
 		if v, ok := c.sysctls[path]; ok {
-			fmt.Fprintf(&record, "%s %s\n", path, v)
+			fmt.Fprintf(&record, "sysctl %s %s\n", path, v)
 		}
 		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
 			return fmt.Errorf("failed to set %s: %w", path, err)
 		}
 	}
-	if err := os.WriteFile(sysctlsPath, []byte(record.String()), 0o600); err != nil {
+	if err := os.WriteFile(statePath, []byte(record.String()), 0o600); err != nil {
 		return err
 	}
 	for _, args := range [][]string{
@@ -561,6 +572,7 @@ func (c *Cluster) startNode(p *pki) error {
 		"--config="+config,
 		"--kubeconfig="+filepath.Join(c.dir, "node.kubeconfig"),
 		"--root-dir="+kdir,
+		"--cert-dir="+filepath.Join(kdir, "pki"),
 		"--hostname-override="+NodeName,
 		"--node-ip="+NodeIP,
 		"--v=1"); err != nil {

@@ -48,6 +48,12 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	netnsBefore := cluster.NetnsLeft()
+	// Host folders kubelet and containerd write to outside Dir.
+	hostDirs := map[string]bool{}
+	for _, d := range []string{"/var/lib/kubelet", "/var/lib/cni", "/var/log/containers", "/run/mcp-handle-operator-cluster"} {
+		_, err := os.Stat(d)
+		hostDirs[d] = err == nil
+	}
 
 	start := time.Now()
 	if _, err := controlplane.Binaries(); err != nil {
@@ -158,6 +164,14 @@ func TestCluster(t *testing.T) {
 		if !slices.Contains(netnsBefore, n) {
 			t.Errorf("network namespace %s left after Stop", n)
 		}
+	}
+	for d, existed := range hostDirs {
+		if _, err := os.Stat(d); err == nil && !existed {
+			t.Errorf("%s was created by the cluster and left after Stop", d)
+		}
+	}
+	if procs := processesUnder(dir); len(procs) > 0 {
+		t.Errorf("processes left after Stop: %v", procs)
 	}
 	// (This sandbox's network may answer any address itself, so only a 200
 	// from the toolset counts.)
@@ -289,4 +303,17 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// processesUnder returns the command lines that mention dir.
+func processesUnder(dir string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var found []string
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(data), dir+"/") {
+			found = append(found, strings.ReplaceAll(string(data), "\x00", " "))
+		}
+	}
+	return found
 }

@@ -30,6 +30,11 @@ imports = []
 [plugins."io.containerd.nri.v1.nri"]
   disable = true
 
+# The shims' sockets: a short path (a unix socket's path is at most 107
+# bytes), removed by Stop.
+[plugins."io.containerd.shim.v1.manager"]
+  socket_dir = %[11]q
+
 [plugins."io.containerd.internal.v1.opt"]
   path = %[9]q
 
@@ -73,7 +78,7 @@ imports = []
   stream_server_port = "0"
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), filepath.Join(dir, "containerd.sock"),
 		filepath.Join(dir, "containerd.sock.ttrpc"), runcRoot, CNIBinDir, cniConfDir, sandboxImage,
-		filepath.Join(dir, "opt"), filepath.Join(dir, "image-verifier"))
+		filepath.Join(dir, "opt"), filepath.Join(dir, "image-verifier"), shimSocketDir)
 }
 
 // cniConfig is the pod network: a bridge whose gateway is the node's

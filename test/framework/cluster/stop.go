@@ -58,10 +58,10 @@ func (c *Cluster) Stop() {
 		for path, old := range c.sysctls {
 			_ = os.WriteFile(path, []byte(old), 0o644)
 		}
-		_ = os.Remove(sysctlsPath)
+		c.cleanHostDirs()
+		_ = os.Remove(statePath)
 		c.network = false
 	}
-	c.removeContainerLogLinks()
 	if c.dir != "" {
 		for _, d := range []string{"containerd", "kubelet", "etcd", "cni"} {
 			if err := os.RemoveAll(filepath.Join(c.dir, d)); err != nil {
@@ -373,12 +373,40 @@ func (c *Cluster) removeNetns() {
 	}
 }
 
-const containerLogLinks = "/var/log/containers"
+// Folders outside Dir that the node writes to whatever its configuration
+// says: kubelet's links to the pods' logs and its device-plugin socket (fixed
+// paths), libcni's result cache (go-cni's default, not configurable through
+// containerd's CRI settings), and the shims' sockets (socket_dir: the path of
+// a unix socket must stay short, so not under Dir).
+const (
+	containerLogLinks = "/var/log/containers"
+	kubeletHostDir    = "/var/lib/kubelet"
+	cniCacheDir       = "/var/lib/cni"
+	cniResultsDir     = "/var/lib/cni/results"
+	shimSocketDir     = "/run/mcp-handle-operator-cluster/s"
+)
 
-// removeContainerLogLinks removes kubelet's links in /var/log/containers
-// to the cluster's pod logs, and the folder when kubelet made it.
-func (c *Cluster) removeContainerLogLinks() {
-	if c.dir == "" {
+var hostDirs = []string{containerLogLinks, kubeletHostDir, cniCacheDir, filepath.Dir(shimSocketDir)}
+
+// recordHostDirs notes which host folders exist, and the CNI results cached
+// in them, before the cluster starts.
+func (c *Cluster) recordHostDirs() {
+	c.hostDirs = map[string]bool{}
+	for _, d := range hostDirs {
+		_, err := os.Stat(d)
+		c.hostDirs[d] = err == nil
+	}
+	c.hostEntries = map[string]bool{}
+	entries, _ := os.ReadDir(cniResultsDir)
+	for _, e := range entries {
+		c.hostEntries[filepath.Join(cniResultsDir, e.Name())] = true
+	}
+}
+
+// cleanHostDirs removes what the cluster left in the host folders: the
+// folders it created, or else its own entries in them.
+func (c *Cluster) cleanHostDirs() {
+	if c.hostDirs == nil || c.dir == "" {
 		return
 	}
 	entries, _ := os.ReadDir(containerLogLinks)
@@ -388,9 +416,36 @@ func (c *Cluster) removeContainerLogLinks() {
 			_ = os.Remove(p)
 		}
 	}
-	if !c.hadLogLinks {
+	if !c.hostDirs[containerLogLinks] {
 		_ = syscall.Rmdir(containerLogLinks) // only when empty
 	}
+	if c.hostDirs[kubeletHostDir] {
+		_ = os.Remove(filepath.Join(kubeletHostDir, "device-plugins", "kubelet.sock"))
+	} else {
+		_ = os.RemoveAll(kubeletHostDir)
+	}
+	if c.hostDirs[cniCacheDir] {
+		// New entries, and any of this cluster's network ("mcp-cluster-ID-eth0",
+		// with its "cni-loopback-ID-lo") that a cluster which died left.
+		entries, _ := os.ReadDir(cniResultsDir)
+		ours := map[string]bool{}
+		for _, e := range entries {
+			if rest, ok := strings.CutPrefix(e.Name(), "mcp-cluster-"); ok {
+				ours[strings.TrimSuffix(rest, "-eth0")] = true
+			}
+		}
+		for _, e := range entries {
+			p := filepath.Join(cniResultsDir, e.Name())
+			id := strings.TrimSuffix(strings.TrimPrefix(e.Name(), "cni-loopback-"), "-lo")
+			if !c.hostEntries[p] || strings.HasPrefix(e.Name(), "mcp-cluster-") || ours[id] {
+				_ = os.Remove(p)
+			}
+		}
+	} else {
+		_ = os.RemoveAll(cniCacheDir)
+	}
+	_ = os.RemoveAll(filepath.Dir(shimSocketDir))
+	c.hostDirs = nil
 }
 
 // cleanLeftovers ends what a cluster whose process died without Stop left
