@@ -107,7 +107,7 @@ func Build(ctx context.Context, o Options) ([]Result, error) {
 				return nil, fmt.Errorf("%s (%s): %w", t.Name, p, err)
 			}
 			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
-				Add:        img,
+				Add:        notArtifact{img},
 				Descriptor: v1.Descriptor{Platform: &p},
 			})
 			if p.String() == host.String() {
@@ -330,6 +330,13 @@ func layer(created time.Time, entries []entry) (v1.Layer, error) {
 		return io.NopCloser(bytes.NewReader(compressed)), nil
 	}, tarball.WithMediaType(types.OCILayer))
 }
+
+// notArtifact keeps artifactType out of an image's index entry: without it,
+// go-containerregistry copies config.mediaType there, which the OCI image
+// spec meant for artifacts, not for container images.
+type notArtifact struct{ v1.Image }
+
+func (notArtifact) ArtifactType() (string, error) { return "", nil }
 
 func hostPlatform(ps []v1.Platform) v1.Platform {
 	for _, p := range ps {

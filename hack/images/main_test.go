@@ -137,6 +137,9 @@ func TestReproducibleImages(t *testing.T) {
 		if d.Platform == nil {
 			t.Fatalf("index entry %s has no platform", d.Digest)
 		}
+		if d.ArtifactType != "" {
+			t.Errorf("index entry %s has artifactType %q: it is an image, not an artifact", d.Platform, d.ArtifactType)
+		}
 		platforms[d.Platform.String()] = true
 		img, err := idx.Image(d.Digest)
 		if err != nil {
