@@ -20,6 +20,9 @@ import (
 // declares the RBAC of the kinds it touches.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Leader election records its LeaderElection event on the Lease with the
+// core events API (found running in a pod: it was refused).
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 func main() {
 	var (
