@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
 // Stop tears the cluster down and leaves the machine as it was: the pods'
@@ -30,7 +32,9 @@ func (c *Cluster) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c.stopProc("kubelet", 10*time.Second)
-	if c.proc("containerd") != nil {
+	// (On Ctrl-C in a terminal every child has the signal too: containerd
+	// may be gone already, and the shims and cgroups below take over.)
+	if p := c.proc("containerd"); p != nil && !exited(p) {
 		c.killContainers(ctx)
 	}
 	c.stopProc("containerd", 10*time.Second)
@@ -76,6 +80,15 @@ func (c *Cluster) Stop() {
 	}
 }
 
+func exited(p *proc.Process) bool {
+	select {
+	case <-p.Exited():
+		return true
+	default:
+		return false
+	}
+}
+
 func (c *Cluster) stopProc(name string, grace time.Duration) {
 	for i, p := range c.procs {
 		if p.name == name {
@@ -92,8 +105,7 @@ func (c *Cluster) stopProc(name string, grace time.Duration) {
 func (c *Cluster) killContainers(ctx context.Context) {
 	ids, err := c.ctr(ctx, "tasks", "list", "--quiet")
 	if err != nil {
-		c.step("%v", err)
-		return
+		return // containerd is going; killShims and killCgroups take over
 	}
 	for id := range strings.FieldsSeq(ids) {
 		_, _ = c.ctr(ctx, "tasks", "kill", "--all", "--signal", "SIGKILL", id)
