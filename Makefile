@@ -72,7 +72,7 @@ edge-tools: ## Build (once per version) Traefik and cert-manager's controller, t
 	hack/build-cert-manager.sh >/dev/null
 
 .PHONY: node
-node: ## Build (once per version) kubelet, kube-proxy, kube-scheduler and containerd into bin/node/; install Debian's runc, CNI plugins and iptables.
+node: ## Build (once per version) kubelet, kube-proxy, kube-scheduler and containerd into bin/kube-node/; install Debian's runc, CNI plugins and iptables.
 	hack/build-node.sh >/dev/null
 
 .PHONY: cluster
@@ -103,9 +103,10 @@ run: build controlplane edge-tools ## Run the local stack in the foreground unti
 ##@ Checks
 
 .PHONY: test
-test: controlplane clients helm chromium edge-tools dex ## Run every test suite against a real apiserver.
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) CHROMIUM=$$(hack/chromium.sh) \
-		TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) DEX=$$(hack/build-dex.sh) $(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+test: controlplane node clients helm chromium edge-tools dex ## Run every test suite against a real apiserver (and test/cluster on a real node, as root).
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) \
+		CHROMIUM=$$(hack/chromium.sh) TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) DEX=$$(hack/build-dex.sh) \
+		$(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
 .PHONY: edge
 edge: controlplane edge-tools ## Run only the edge test (test/edge): operator, cert-manager, Traefik and a runtime, timed.

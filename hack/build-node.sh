@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pieces of the test node (test/framework/cluster, make cluster) into
-# bin/node/<versions>/ and prints that directory:
+# bin/kube-node/<versions>/ and prints that directory:
 #   kubelet, kube-proxy, kube-scheduler  from hack/controlplane (k8s.io/kubernetes),
 #                                        with the control plane's version ldflags
 #   containerd, containerd-shim-runc-v2, ctr
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=hack/versions.env
 . "$root/hack/versions.env"
 "$root/hack/node-packages.sh" >/dev/null
-out="$root/bin/node/k8s-${KUBERNETES_VERSION}-containerd-${CONTAINERD_VERSION}"
+out="$root/bin/kube-node/k8s-${KUBERNETES_VERSION}-containerd-${CONTAINERD_VERSION}"
 bins=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr)
 ready=1
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || ready=0; done
