@@ -16,7 +16,7 @@ import (
 )
 
 // startOnInformers starts m as the runtime does, on an informer cache.
-func startOnInformers(t *testing.T, ctx context.Context) (*toolsets.Manager, cache.Cache) {
+func startOnInformers(t *testing.T, ctx context.Context) *toolsets.Manager {
 	t.Helper()
 	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Client.Scheme()})
 	if err != nil {
@@ -31,7 +31,7 @@ func startOnInformers(t *testing.T, ctx context.Context) (*toolsets.Manager, cac
 	if err := m.Start(ctx, informers); err != nil {
 		t.Fatal(err)
 	}
-	return m, informers
+	return m
 }
 
 // A replica that has just started is not ready, and holds the calls and
@@ -50,7 +50,7 @@ func TestWarmUpWaitsForTheFirstFetch(t *testing.T) {
 	createToolset(t, "warming", mcpv1alpha1.ToolsetSpec{URL: up.URL, Scopes: linksScopes})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m, _ := startOnInformers(t, ctx)
+	m := startOnInformers(t, ctx)
 	acme := handle("acme", "warming")
 
 	if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "warming") {
@@ -104,7 +104,7 @@ func TestWarmUpIsBoundedByTheToolsetTimeout(t *testing.T) {
 	createToolset(t, "silent", mcpv1alpha1.ToolsetSpec{URL: up.URL, Timeout: &metav1.Duration{Duration: time.Second}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m, _ := startOnInformers(t, ctx)
+	m := startOnInformers(t, ctx)
 
 	start := time.Now()
 	m.Await(ctx, handle("acme", "silent"), "silent_list_links")

@@ -203,7 +203,7 @@ func TestConsentWithoutCSRF(t *testing.T) {
 	if after := connections(t, "sec-acme"); after != before {
 		t.Fatalf("refused approvals made grants: %d -> %d", before, after)
 	}
-	if code := s.approve(t, page, nil); code == "" {
+	if code := s.approve(t, page); code == "" {
 		t.Fatal("the genuine form does not approve")
 	}
 }
@@ -219,7 +219,7 @@ func TestHostileMarkupIsEscaped(t *testing.T) {
 	hostileRedirect := `https://a.example/cb?x="><script>alert(3)</script>`
 	body, _ := json.Marshal(map[string]any{"client_name": hostileName, "redirect_uris": []string{hostileRedirect},
 		"token_endpoint_auth_method": "none", "resource": acmeURL})
-	r := s.doJSON(t, issuer+"/oauth/register", body)
+	r := s.register(t, body)
 	var reg map[string]any
 	if err := json.Unmarshal([]byte(r.body), &reg); err != nil || r.StatusCode != http.StatusCreated {
 		t.Fatalf("registration: %d %s", r.StatusCode, r.body)
@@ -255,7 +255,7 @@ func TestOversizedAndNestedJSON(t *testing.T) {
 	big, _ := json.Marshal(map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "client_name": strings.Repeat("x", 70<<10)})
 	deepObject := []byte(`{"redirect_uris":["https://a.example/cb"],"x":` + strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000) + "}")
 	for name, body := range map[string][]byte{"over 64 KiB": big, "nested arrays": nested(30000), "nested objects": deepObject} {
-		r := s.doJSON(t, issuer+"/oauth/register", body)
+		r := s.register(t, body)
 		if r.StatusCode != http.StatusBadRequest || errorCode(r.body) != "invalid_client_metadata" {
 			t.Errorf("registration, %s: %d %.200s", name, r.StatusCode, r.body)
 		}

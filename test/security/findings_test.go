@@ -25,7 +25,7 @@ func TestRedirectURIWithUserinfo(t *testing.T) {
 	s := newStack(t)
 	for _, u := range []string{"https://chatgpt.com@evil.example/cb", "https://chatgpt.com:x@evil.example/cb", "http://localhost@evil.example/cb"} {
 		body, _ := json.Marshal(map[string]any{"redirect_uris": []string{u}, "token_endpoint_auth_method": "none", "resource": acmeURL})
-		r := s.doJSON(t, issuer+"/oauth/register", body)
+		r := s.register(t, body)
 		if r.StatusCode != http.StatusBadRequest || errorCode(r.body) != "invalid_redirect_uri" || !strings.Contains(r.body, "user information") {
 			t.Errorf("registration with %s: %d %s", u, r.StatusCode, r.body)
 		}
@@ -76,8 +76,8 @@ func TestConsentSubmittedTwice(t *testing.T) {
 	s := newStack(t)
 	page := s.consent(t, authorizeURL(nil))
 	before := connections(t, "sec-acme")
-	first := s.approve(t, page, nil)
-	second := s.approve(t, page, nil)
+	first := s.approve(t, page)
+	second := s.approve(t, page)
 	if after := connections(t, "sec-acme"); after != before+1 {
 		t.Fatalf("two submissions of one consent made %d grants", after-before)
 	}

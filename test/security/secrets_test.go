@@ -253,7 +253,7 @@ func TestNoSecretsInLogsOrEvents(t *testing.T) {
 	keep(password)
 
 	body := []byte(`{"redirect_uris":["https://logs.example/cb"],"client_name":"logs","resource":"https://acme.mcp.10x.in/mcp"}`)
-	r := s.doJSON(t, issuer+"/oauth/register", body)
+	r := s.register(t, body)
 	var reg map[string]any
 	if err := json.Unmarshal([]byte(r.body), &reg); err != nil || r.StatusCode != http.StatusCreated {
 		t.Fatalf("registration: %d %s", r.StatusCode, r.body)
@@ -269,7 +269,7 @@ func TestNoSecretsInLogsOrEvents(t *testing.T) {
 	s.send(t, req)
 
 	page := s.consent(t, authorizeURL(url.Values{"client_id": {id}, "redirect_uri": {"https://logs.example/cb"}}))
-	code := keep(s.approve(t, page, nil))
+	code := keep(s.approve(t, page))
 	tokenReq := func(form url.Values) map[string]any {
 		req, _ := http.NewRequest("POST", issuer+"/oauth/token", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -166,10 +166,10 @@ func (s *stack) do(t *testing.T, method, rawURL string, form url.Values) respons
 	return s.send(t, req)
 }
 
-// doJSON posts a JSON body.
-func (s *stack) doJSON(t *testing.T, rawURL string, body []byte) response {
+// register posts a dynamic registration (a JSON body).
+func (s *stack) register(t *testing.T, body []byte) response {
 	t.Helper()
-	req, _ := http.NewRequest("POST", rawURL, bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", issuer+"/oauth/register", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	return s.send(t, req)
 }
@@ -219,13 +219,10 @@ func (s *stack) consent(t *testing.T, authURL string) string {
 }
 
 // approve approves a consent page and returns the code.
-func (s *stack) approve(t *testing.T, page string, extra url.Values) string {
+func (s *stack) approve(t *testing.T, page string) string {
 	t.Helper()
 	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
-	for k, v := range extra {
-		form[k] = v
-	}
 	r := s.do(t, "POST", issuer+"/ui/consent", form)
 	loc, _ := url.Parse(r.Header.Get("Location"))
 	if r.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
@@ -250,7 +247,7 @@ func (s *stack) exchange(t *testing.T, clientID, redirectURI, code string) map[s
 func (s *stack) acmeToken(t *testing.T) map[string]any {
 	t.Helper()
 	page := s.consent(t, authorizeURL(nil))
-	return s.exchange(t, "sec-acme", callback, s.approve(t, page, nil))
+	return s.exchange(t, "sec-acme", callback, s.approve(t, page))
 }
 
 // rpc posts a JSON-RPC request to an MCP URL.
