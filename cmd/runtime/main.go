@@ -187,7 +187,17 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := server.Handler()
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// While draining, each answer closes its connection after it, so a
+		// Gateway stops reusing connections to this replica. Idle ones are
+		// not closed under it: a request it sends on one at that moment
+		// would fail (Shutdown closes the idle rest after the delay).
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		handler.ServeHTTP(w, r)
+	})}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go func() {
