@@ -128,6 +128,74 @@ func TestInstall(t *testing.T) {
 	in.step(t, "a runtime pod deleted under load is replaced; no grant lost, tokens keep working", in.podDeleted)
 	in.step(t, "helm upgrade changing a value rolls the runtime with no failed request", in.rollingUpgrade)
 	in.step(t, "helm uninstall leaves what docs/install.md says", in.uninstall)
+	in.step(t, "the GitOps path: kubectl apply -k config/default reaches Ready and serves", in.kustomize)
+}
+
+// kustomize installs config/default, as docs/install.md's GitOps section
+// says, through an overlay that only sets what a user edits (platform.yaml)
+// and imagePullPolicy Never (the images are imported, not pulled).
+func (in *install) kustomize(t *testing.T) {
+	overlay := filepath.Join(in.dir, "gitops")
+	if err := os.MkdirAll(overlay, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	base, err := filepath.Rel(overlay, filepath.Join(in.root, "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	platformYAML := fmt.Sprintf(`mcpDomain: %s
+gatewayHost: %s
+publicPort: %d
+namespace: %s
+gatewayRefs:
+  - {name: mcp-gateway, namespace: gateway-system, sectionName: https}
+runtimeService: {name: mcp-runtime, namespace: %s, port: 8080}
+tls:
+  issuerRef: {name: %s, kind: ClusterIssuer}
+sharedGateway: {enabled: true}
+signIn: {staticUsersSecret: %s}
+`, mcpDomain, gatewayHost, in.port, namespace, namespace, caName, usersSecret)
+	never := func(name string) string {
+		return fmt.Sprintf(`  - target: {kind: Deployment, name: %s}
+    patch: '[{"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"}]'
+`, name)
+	}
+	kustomization := "resources:\n  - " + base + `
+configMapGenerator:
+  - name: mcp-platform
+    behavior: replace
+    files: [platform.yaml]
+patches:
+` + never("mcp-manager") + never("mcp-runtime")
+	for name, content := range map[string]string{"platform.yaml": platformYAML, "kustomization.yaml": kustomization} {
+		if err := os.WriteFile(filepath.Join(overlay, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	// --force-conflicts only because helm's field manager still owns the
+	// CRDs it kept; a cluster that never had the chart needs no force.
+	if out, err := in.kubectl("apply", "--server-side", "--force-conflicts", "-k", overlay); err != nil {
+		t.Fatalf("kubectl apply -k: %v\n%s", err, out)
+	}
+	for _, name := range []string{"mcp-manager", "mcp-runtime"} {
+		in.waitDeploymentReady(t, name, 3*time.Minute)
+	}
+	t.Logf("config/default: both Deployments Ready %s after kubectl apply", time.Since(start).Round(time.Millisecond))
+	hc := in.httpClient(t)
+	resource := in.platform.HostedURL(handle)
+	metadata := strings.Replace(resource, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
+	waitFor(t, time.Minute, "acme's metadata through the Gateway to the kustomize install", func() error {
+		resp, err := hc.Get(metadata) //nolint:noctx
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // loadClients are MCP clients of the sample connector acme-chatgpt through
