@@ -18,16 +18,13 @@ if ! grep -q "k8s.io/kubernetes ${KUBERNETES_VERSION}\$" go.mod || ! grep -q "go
   echo "hack/controlplane/go.mod does not pin k8s.io/kubernetes ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION}; update it with hack/versions.env" >&2
   exit 1
 fi
-minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X ${pkg}.gitVersion=${KUBERNETES_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
-done
+# shellcheck source=hack/k8s-ldflags.sh
+. "$root/hack/k8s-ldflags.sh"
 echo ">> building the test control plane (first time only: about 8-10 minutes on 2 cores) into ${out#"$root"/}" >&2
 tmp="$out.tmp"
 rm -rf "$tmp" && mkdir -p "$tmp"
 # Identical flags on every build keep the Go build cache warm.
-go build -ldflags "$ldflags" -o "$tmp/" \
+go build -ldflags "$K8S_LDFLAGS" -o "$tmp/" \
   ./etcd \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \

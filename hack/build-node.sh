@@ -28,18 +28,12 @@ if ! grep -q "github.com/containerd/containerd/v2 ${CONTAINERD_VERSION}\$" "$roo
   echo "hack/containerd/go.mod does not pin github.com/containerd/containerd/v2 ${CONTAINERD_VERSION}; update it with hack/versions.env" >&2
   exit 1
 fi
-# Exactly the version flags of hack/build-controlplane.sh: the packages both
-# builds share then come from the Go build cache, and the node reports
-# ${KUBERNETES_VERSION} instead of v0.0.0-master.
-minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X ${pkg}.gitVersion=${KUBERNETES_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
-done
+# shellcheck source=hack/k8s-ldflags.sh
+. "$root/hack/k8s-ldflags.sh"
 echo ">> building the test node (first time only: a few minutes on 2 cores once the control plane is built) into ${out#"$root"/}" >&2
 tmp="$out.tmp"
 rm -rf "$tmp" && mkdir -p "$tmp"
-(cd "$root/hack/controlplane" && go build -ldflags "$ldflags" -o "$tmp/" \
+(cd "$root/hack/controlplane" && go build -ldflags "$K8S_LDFLAGS" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kubelet \
   k8s.io/kubernetes/cmd/kube-proxy \
   k8s.io/kubernetes/cmd/kube-scheduler) >&2
