@@ -598,8 +598,13 @@ func TestUpstreamFaults(t *testing.T) {
 		t.Errorf("%s: %d timeouts and %d refusals of %d calls; want both, and nothing else", hang.name, hs.timeouts, hs.busy, hs.count)
 	}
 	t.Logf("%s: at most %d calls in flight at the upstream (bound %d per replica)", hang.name, hang.maxInFlight.Load(), bound)
-	if got := hang.maxInFlight.Load(); got > int64(bound) {
-		t.Errorf("%s saw %d calls in flight, more than the bound %d", hang.name, got, bound)
+	// The upstream sees a call end only once it notices the closed
+	// connection, which on a loaded machine can lag a moment behind the
+	// runtime giving up and admitting the next call (CI saw 33): a slack of
+	// two. Without the bound it would see hundreds (the calls refused busy).
+	const slack = 2
+	if got := hang.maxInFlight.Load(); got > int64(bound+slack) {
+		t.Errorf("%s saw %d calls in flight, more than the bound %d (+%d for closes not yet noticed)", hang.name, got, bound, slack)
 	}
 
 	// The endless answers were cut off at the limit: no call waited for its
