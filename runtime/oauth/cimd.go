@@ -63,9 +63,13 @@ type ClientMetadataDocument struct {
 	ClientName              string   `json:"client_name,omitempty"`
 	RedirectURIs            []string `json:"redirect_uris"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
-	GrantTypes              []string `json:"grant_types,omitempty"`
-	ResponseTypes           []string `json:"response_types,omitempty"`
-	Scope                   string   `json:"scope,omitempty"`
+	// TokenEndpointAuthMethodsSupported lists every method the client can
+	// use (OpenID Connect RP Metadata Choices); ChatGPT's document prefers
+	// private_key_jwt and lists none here too.
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	GrantTypes                        []string `json:"grant_types,omitempty"`
+	ResponseTypes                     []string `json:"response_types,omitempty"`
+	Scope                             string   `json:"scope,omitempty"`
 }
 
 // MetadataDocuments fetches, validates and caches client ID metadata
@@ -413,8 +417,8 @@ func (d *MetadataDocuments) allowHost(host string) bool {
 
 // ParseClientMetadataDocument validates a document fetched from clientID and
 // returns it, or why it cannot be used: a JSON object whose client_id is the
-// URL exactly, with redirect_uris, no client secret, and no client
-// authentication other than none (these clients are public: PKCE only).
+// URL exactly, with redirect_uris, no client secret, and able to use the
+// client authentication none (these clients are public: PKCE only).
 // Redirect URIs this server would not accept (custom schemes, plain http
 // other than loopback, fragments) are dropped; at least one must remain.
 func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataDocument, string) {
@@ -444,8 +448,8 @@ func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataD
 		return nil, "the document has no client_id"
 	case doc.ClientID != clientID:
 		return nil, "the document's client_id " + quote(doc.ClientID) + " is not exactly the URL it was fetched from"
-	case doc.TokenEndpointAuthMethod != "" && doc.TokenEndpointAuthMethod != string(mcpv1alpha1.TokenEndpointAuthNone):
-		return nil, "token_endpoint_auth_method must be none or absent: this server accepts metadata document clients only as public clients (PKCE)"
+	case !doc.canUseNone():
+		return nil, "token_endpoint_auth_method must be none or absent, or token_endpoint_auth_methods_supported must list none: this server accepts metadata document clients only as public clients (PKCE)"
 	case len(doc.GrantTypes) > 0 && !slices.Contains(doc.GrantTypes, "authorization_code"):
 		return nil, "grant_types does not include authorization_code"
 	case len(doc.ResponseTypes) > 0 && !slices.Contains(doc.ResponseTypes, "code"):
@@ -465,6 +469,15 @@ func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataD
 	doc.RedirectURIs = accepted
 	doc.ClientName = sanitizeClientName(doc.ClientName)
 	return &doc, ""
+}
+
+// canUseNone reports whether the client can authenticate with none: its
+// method is none or absent, or its list of supported methods names none (the
+// declared method is then a preference this server does not offer).
+func (doc *ClientMetadataDocument) canUseNone() bool {
+	none := string(mcpv1alpha1.TokenEndpointAuthNone)
+	return doc.TokenEndpointAuthMethod == "" || doc.TokenEndpointAuthMethod == none ||
+		slices.Contains(doc.TokenEndpointAuthMethodsSupported, none)
 }
 
 // sanitizeClientName keeps a client_name printable: it is text the client's

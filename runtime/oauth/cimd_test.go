@@ -395,6 +395,9 @@ func TestParseClientMetadataDocument(t *testing.T) {
 		{"client_secret_expires_at", validDoc(id, `"client_secret_expires_at":0`), "contains client_secret_expires_at"},
 		{"client_secret_basic", strings.Replace(validDoc(id), `"none"`, `"client_secret_basic"`, 1), "must be none or absent"},
 		{"private_key_jwt", strings.Replace(validDoc(id), `"none"`, `"private_key_jwt"`, 1), "must be none or absent"},
+		// ChatGPT's published document: private_key_jwt preferred, none listed.
+		{"private_key_jwt preferred, none supported", strings.Replace(validDoc(id, `"token_endpoint_auth_methods_supported":["none","private_key_jwt"]`), `"none"`, `"private_key_jwt"`, 1), ""},
+		{"private_key_jwt only", strings.Replace(validDoc(id, `"token_endpoint_auth_methods_supported":["private_key_jwt"]`), `"none"`, `"private_key_jwt"`, 1), "must be none or absent"},
 		{"no redirect_uris", `{"client_id":"` + id + `"}`, "no redirect_uris"},
 		{"only unusable redirect URIs", `{"client_id":"` + id + `","redirect_uris":["myapp://cb","http://example.com/cb","https://a.example.com/cb#f"]}`, "none of the document's redirect_uris"},
 		{"redirect_uris of the wrong type", `{"client_id":"` + id + `","redirect_uris":"https://app.example.com/cb"}`, "redirect_uris has the wrong JSON type"},
