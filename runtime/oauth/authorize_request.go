@@ -61,7 +61,7 @@ func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Cl
 	if clientID == "" || client == nil {
 		return nil, nil, Errorf(http.StatusBadRequest, "invalid_client", "unknown client_id "+quote(clientID)+": register the client first")
 	}
-	if !slices.Contains(client.Spec.RedirectURIs, mcpv1alpha1.RedirectURI(redirectURI)) {
+	if !RedirectURIRegistered(client.Spec.RedirectURIs, redirectURI) {
 		return nil, nil, Errorf(http.StatusBadRequest, "invalid_request",
 			"redirect_uri "+quote(redirectURI)+" is not registered for this client: register the connector's exact callback URL")
 	}

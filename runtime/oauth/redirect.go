@@ -1,9 +1,58 @@
 package oauth
 
 import (
+	"net"
 	"net/url"
+	"slices"
 	"strings"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 )
+
+// RedirectURIRegistered reports whether redirectURI is one of the client's
+// registered redirect URIs: byte for byte, except that a plain http loopback
+// redirect URI may name any port (RFC 8252 section 7.3): desktop clients
+// (VS Code, Claude Code, mcp-remote) listen on a port the operating system
+// picks when the flow starts, not the one they registered.
+func RedirectURIRegistered(registered []mcpv1alpha1.RedirectURI, redirectURI string) bool {
+	if slices.Contains(registered, mcpv1alpha1.RedirectURI(redirectURI)) {
+		return true
+	}
+	want, ok := loopbackWithoutPort(redirectURI)
+	if !ok {
+		return false
+	}
+	for _, r := range registered {
+		if got, ok := loopbackWithoutPort(string(r)); ok && got == want {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackWithoutPort returns an http loopback URI with its port removed
+// and everything else as written, or false for any other URI.
+func loopbackWithoutPort(raw string) (string, bool) {
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok || mcpv1alpha1.RedirectURI(raw).Validate() != nil {
+		return "", false
+	}
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	host := authority
+	if h, _, err := net.SplitHostPort(authority); err == nil {
+		host = h
+	} else if strings.HasPrefix(authority, "[") {
+		host = strings.Trim(authority, "[]")
+	}
+	switch host {
+	case "127.0.0.1", "::1", "localhost":
+		return "http://" + host + path, true
+	}
+	return "", false
+}
 
 // Location returns the redirect URI carrying the error, the state and the
 // issuer (RFC 9207).

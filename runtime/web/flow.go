@@ -275,7 +275,7 @@ func (f *Flow) openRequest(w http.ResponseWriter, r *http.Request, sealed string
 		return nil, nil, false
 	}
 	client, err := f.Clients.Client(r.Context(), req.ClientID)
-	if err != nil || client == nil || !slices.Contains(client.Spec.RedirectURIs, mcpv1alpha1.RedirectURI(req.RedirectURI)) {
+	if err != nil || client == nil || !oauth.RedirectURIRegistered(client.Spec.RedirectURIs, req.RedirectURI) {
 		errorPage(w, http.StatusBadRequest, "invalid_client", "the client is no longer registered with this redirect URI")
 		return nil, nil, false
 	}
