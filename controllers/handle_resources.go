@@ -78,7 +78,6 @@ func platformRoute(cfg *platform.Config) *gatewayv1.HTTPRoute {
 	}
 	matches = append(matches,
 		exact(platform.AuthorizationServerPath),
-		exact(platform.OpenIDConfigurationPath),
 		exact(platform.JWKSPath),
 		prefix(platform.OAuthPrefix),
 		prefix(platform.UIPrefix),

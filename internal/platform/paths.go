@@ -8,10 +8,11 @@ const (
 	// ProtectedResourcePath is the RFC 9728 well-known prefix; the MCP
 	// resource's document lives at ProtectedResourcePath + MCPPath.
 	ProtectedResourcePath = "/.well-known/oauth-protected-resource"
-	// AuthorizationServerPath is the RFC 8414 metadata document.
+	// AuthorizationServerPath is the RFC 8414 metadata document. There is
+	// no /.well-known/openid-configuration: the runtime is an OAuth 2.1
+	// authorization server, not an OpenID Provider (it issues no ID tokens),
+	// and MCP clients read RFC 8414 first.
 	AuthorizationServerPath = "/.well-known/oauth-authorization-server"
-	// OpenIDConfigurationPath is the OpenID Connect discovery document.
-	OpenIDConfigurationPath = "/.well-known/openid-configuration"
 	// JWKSPath is the JWK Set of the tokens the runtime sends to Toolsets
 	// (the authorization-server metadata's jwks_uri).
 	JWKSPath = "/.well-known/jwks.json"
