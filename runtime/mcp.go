@@ -37,8 +37,10 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 	}
 	tools := &toolsets.Manager{Reader: reader, Writer: writer, Minter: minter, Log: log, TokenReuse: lifetime / 3}
 	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
+	hooks := bootstrap.Hooks()
+	hooks.AddBeforeInitialize(endpoint.NegotiateVersion)
 	tools.Server = server.NewMCPServer("mcp-handle-operator", version, server.WithToolCapabilities(true),
-		server.WithToolFilter(tools.Filter), server.WithHooks(bootstrap.Hooks()), server.WithRecovery())
+		server.WithToolFilter(tools.Filter), server.WithHooks(hooks), server.WithRecovery())
 	s.Upstream = minter
 	s.Authorized = bootstrap.SmokeCheck
 	var grants endpoint.Grants = cluster

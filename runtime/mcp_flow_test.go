@@ -120,6 +120,17 @@ func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 		})
 	}
 
+	// initialize offers only versions served end to end: a client asking
+	// for an older one (whose batches the endpoint refuses) gets the newest.
+	for _, asked := range []string{"2025-03-26", "2024-11-05", ""} {
+		status, _, out, _ := s.rpc(t, "https://acme.mcp.10x.in/mcp", access, "", "initialize",
+			map[string]any{"protocolVersion": asked, "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "t", "version": "1"}})
+		result, _ := out["result"].(map[string]any)
+		if status != 200 || result["protocolVersion"] != "2025-11-25" {
+			t.Errorf("initialize asking for %q: %d %v, want 2025-11-25", asked, status, out)
+		}
+	}
+
 	// The bootstrap flow recorded the discovery on the grant.
 	a, err := s.keys.Keys().VerifyAccess(access, time.Now())
 	if err != nil {

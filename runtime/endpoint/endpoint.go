@@ -89,8 +89,16 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		prob.write(w, res)
 		return
 	}
+	if v := unservedVersion(r); v != "" {
+		http.Error(w, "Unsupported protocol version: "+v, http.StatusBadRequest)
+		return
+	}
 	if r.Method == http.MethodPost {
 		raw, msgs, prob := readMessages(w, r)
+		if prob == nil && isBatch(raw) {
+			writeInvalidRequest(w, "JSON-RPC batches are not supported: the protocol versions served send one message per request")
+			return
+		}
 		if prob == nil {
 			await(r.Context(), e.Tools, p.Handle, msgs)
 			prob = e.authorize(p, msgs)

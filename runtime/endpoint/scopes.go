@@ -1,7 +1,6 @@
 package endpoint
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,27 +24,22 @@ type message struct {
 	} `json:"params"`
 }
 
-// readMessages reads the body and returns it with the messages it holds (one
-// object, or a batch in protocol versions that allow them). A body that is
-// not JSON is passed on as it is: mcp-go answers the parse error. A message
-// with a value of the wrong type somewhere (say "params":{"name":5} on a
-// tools/list, which mcp-go accepts) is kept as far as it decoded, so its
-// method is still checked.
+// readMessages reads the body and returns it with the message it holds (a
+// batch is refused before this matters: isBatch). A body that is not JSON is
+// passed on as it is: mcp-go answers the parse error. A message with a value
+// of the wrong type somewhere (say "params":{"name":5} on a tools/list, which
+// mcp-go accepts) is kept as far as it decoded, so its method is still
+// checked.
 func readMessages(w http.ResponseWriter, r *http.Request) ([]byte, []message, *problem) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		return nil, nil, &problem{status: http.StatusRequestEntityTooLarge, code: "request_too_large", description: "the request body is larger than 4 MiB"}
 	}
-	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	var msgs []message
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		_ = json.Unmarshal(trimmed, &msgs)
-	} else {
-		var m message
-		var typeErr *json.UnmarshalTypeError
-		if err := json.Unmarshal(trimmed, &m); err == nil || errors.As(err, &typeErr) {
-			msgs = []message{m}
-		}
+	var m message
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(raw, &m); err == nil || errors.As(err, &typeErr) {
+		msgs = []message{m}
 	}
 	return raw, msgs, nil
 }
