@@ -101,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return mux
+	return s.canonicalPaths(mux)
 }
 
 // serveJWKS serves the public keys of upstream tokens.

@@ -199,6 +199,10 @@ func StartTraefik(ctx context.Context, c client.Client, opts TraefikOptions) (*T
 		"--global.sendAnonymousUsage=false",
 		"--log.level=INFO",
 		"--entryPoints.websecure.address=" + addr,
+		// Route on the path as the client sent it: Traefik's default
+		// sanitization serves /mcp//acme/mcp as /mcp/acme/mcp, whose
+		// metadata names a URL other than the client's (docs/install.md).
+		"--entryPoints.websecure.http.sanitizePath=false",
 		// The internal entry point serves only the ping endpoint.
 		"--entryPoints.traefik.address=" + pingAddr,
 		"--ping=true",
