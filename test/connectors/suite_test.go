@@ -20,16 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
@@ -152,21 +147,11 @@ signIn: {staticUsersSecret: mcp-users}
 // member of (every scope of the handle), which uses the Links toolset.
 func createObjects(t *testing.T) {
 	t.Helper()
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	objs := []ctrlclient.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: namespace}, Data: map[string][]byte{
-			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
-		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: handle}, Spec: mcpv1alpha1.HandleSpec{
+	testruntime.CreateUserAndHandle(t, env.Client, namespace, "mcp-users", email, password, &mcpv1alpha1.Handle{
+		ObjectMeta: metav1.ObjectMeta{Name: handle}, Spec: mcpv1alpha1.HandleSpec{
 			DisplayName: "Acme", Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read", "links.write"},
 			Members:  []mcpv1alpha1.HandleMember{{User: email}},
-			Toolsets: []mcpv1alpha1.ToolsetReference{{Name: linksToolset}}}},
-	}
-	for _, o := range objs {
-		if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
+			Toolsets: []mcpv1alpha1.ToolsetReference{{Name: linksToolset}}}})
 }
 
 // linksToolset is the example Links upstream: links_list_links needs
