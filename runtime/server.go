@@ -29,6 +29,9 @@ type Server struct {
 	Grants   *grants.Store
 	Registry *registry.Registry
 	Keys     oauth.Keys
+	// RegistrationsPerMinute bounds registrations per source address (and
+	// their burst); 0 means 10.
+	RegistrationsPerMinute int
 	// AccessTTL is the lifetime of access tokens; SessionTTL of sign-ins.
 	AccessTTL, SessionTTL time.Duration
 	Now                   func() time.Time
@@ -58,7 +61,11 @@ func (s *Server) Handler() http.Handler {
 	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
 		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now, Authorized: s.Authorized}
 	revoke := &oauth.RevokeEndpoint{Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants, Keys: s.Keys}
-	register := &oauth.RegisterEndpoint{Registry: s.Registry, PerMinute: 10, Burst: 10}
+	perMinute := s.RegistrationsPerMinute
+	if perMinute <= 0 {
+		perMinute = 10
+	}
+	register := &oauth.RegisterEndpoint{Registry: s.Registry, PerMinute: perMinute, Burst: perMinute}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+platform.AuthorizationServerPath, s.serveAuthorizationServerMetadata)

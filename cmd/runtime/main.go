@@ -59,6 +59,10 @@ func main() {
 	upstreamKeys := flag.String("upstream-keys-secret", upstream.DefaultSecretName, "Secret in the platform namespace with the keys of the tokens sent to Toolsets (created when missing)")
 	upstreamTTL := flag.Duration("upstream-token-ttl", upstream.DefaultLifetime, "lifetime of the tokens sent to Toolsets")
 	configPath := flag.String("platform-config", "", "path of the platform configuration YAML (required)")
+	flag.DurationVar(&registrationFlags.UnusedTTL, "unused-client-ttl", registry.DefaultUnusedTTL, "how long a dynamically registered client may wait for its first approval before it is deleted; 0 keeps it")
+	flag.IntVar(&registrationFlags.MaxUnused, "max-unused-clients", registry.DefaultMaxUnused, "most dynamically registered clients awaiting their first approval, platform-wide (registration answers 503 beyond); 0 means no cap")
+	flag.IntVar(&registrationFlags.MaxPerHandle, "max-clients-per-handle", registry.DefaultMaxPerHandle, "most dynamically registered clients registered for or approved on one handle; 0 means no cap")
+	registrationsPerMinute := flag.Int("registrations-per-minute", 10, "dynamic registrations allowed per source address and minute (and their burst)")
 	shutdownDelay := flag.Duration("shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that Services and Gateways stop sending requests before the listener closes (the chart sets 5s)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -76,7 +80,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
-	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay}
+	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay,
+		registrationsPerMinute: *registrationsPerMinute}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
@@ -92,9 +97,14 @@ type tokenOptions struct {
 	upstreamTTL    time.Duration
 	refreshRetry   time.Duration
 	shutdownDelay  time.Duration
+	// registrationsPerMinute is the per-address registration rate.
+	registrationsPerMinute int
 }
 
 var tokenFlags tokenOptions
+
+// registrationFlags bound what dynamic registrations leave behind.
+var registrationFlags registry.Limits
 
 // serve runs the runtime until stop ends (SIGTERM), then drains: /readyz
 // answers 503 for --shutdown-delay while requests are still served, then the
@@ -165,10 +175,18 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		Config: cfg, Handles: cluster, Clients: clients, Secrets: cluster,
 		Users: users, OIDC: oidcSignIn,
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now},
-		Registry: &registry.Registry{Client: direct, Config: cfg, Namespace: cfg.Namespace},
+		Registry: &registry.Registry{Client: direct, Reader: informers, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
-		Upstream: minter,
+		Upstream: minter, RegistrationsPerMinute: tokenFlags.registrationsPerMinute,
 	}
+	// Every replica sweeps; Expire's preconditions make that safe.
+	go server.Registry.ExpireEvery(ctx, min(registrationFlags.UnusedTTL, time.Minute), func(deleted int, err error) {
+		if err != nil {
+			log.Error("unused clients not expired", "deleted", deleted, "error", err)
+			return
+		}
+		log.Info("expired unused clients", "deleted", deleted, "ttl", registrationFlags.UnusedTTL)
+	})
 	mcp := runtime.NewMCP(server, informers, direct, minter, log, version)
 	var draining atomic.Bool
 	server.Ready = func(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,15 @@ func (e *RegisterEndpoint) Register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg, err := e.Registry.Register(r.Context(), md)
+	var full *registry.UnusedCapError
+	if errors.As(err, &full) {
+		// RFC 7591 section 3.2.2 has no code for a full server: this is
+		// RFC 6749's temporary refusal, for as long as the oldest unused
+		// client lives.
+		w.Header().Set("Retry-After", strconv.Itoa(int(full.RetryAfter.Seconds()+0.999)))
+		Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", err.Error()).Write(w)
+		return
+	}
 	if err != nil {
 		registrationError(err).Write(w)
 		return
@@ -106,6 +116,9 @@ func registrationError(err error) *Error {
 		return Errorf(http.StatusBadRequest, "invalid_redirect_uri", err.Error())
 	case errors.Is(err, registry.ErrInvalidMetadata):
 		return Errorf(http.StatusBadRequest, "invalid_client_metadata", err.Error())
+	case errors.Is(err, registry.ErrHandleFull):
+		// The metadata is valid; the server refuses more clients there.
+		return Errorf(http.StatusForbidden, "access_denied", err.Error())
 	default:
 		return Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be registered; retry shortly")
 	}

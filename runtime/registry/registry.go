@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -62,28 +64,62 @@ type Registration struct {
 	ClientIDIssuedAt        int64  `json:"client_id_issued_at"`
 	ClientSecretExpiresAt   *int64 `json:"client_secret_expires_at,omitempty"`
 	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
-	RegistrationClientURI   string `json:"registration_client_uri"`
+	RegistrationClientURI   string `json:"registration_client_uri,omitempty"`
 }
 
 // Registry reads and writes OAuthClients.
 type Registry struct {
-	Client    client.Client
+	// Client writes, and reads what must be current (Authenticate, Bind).
+	Client client.Client
+	// Reader counts unused clients and finds identical ones: the informer
+	// cache in production. Nil means Client.
+	Reader    client.Reader
 	Config    *platform.Config
 	Namespace string
+	// Limits bound what registrations leave behind; the zero value bounds
+	// nothing.
+	Limits Limits
+	// Now is time.Now when nil.
+	Now func() time.Time
+
+	// mu serialises registrations on this replica, so that two identical
+	// ones do not both create a client and a cap is not overshot; recent
+	// holds what this replica created that Reader may not list yet.
+	mu     sync.Mutex
+	recent map[string]*mcpv1alpha1.OAuthClient
 }
 
 // Register validates metadata and creates a Dynamic OAuthClient (and the
-// Secret of a confidential one).
+// Secret of a confidential one), or answers an identical public client that
+// no one has approved yet.
 func (r *Registry) Register(ctx context.Context, md Metadata) (*Registration, error) {
 	spec, err := r.specFor(md, nil)
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	unused, err := r.unused(ctx)
+	if err != nil {
+		return nil, err
+	}
+	digest := specDigest(spec)
+	if existing := identical(unused, spec, digest); existing != nil {
+		// Its registration access token exists only as a hash, and stays
+		// with the first registrant: RFC 7592 management is theirs.
+		reg := r.registration(existing)
+		reg.RegistrationClientURI = ""
+		return reg, nil
+	}
+	if err := r.checkCaps(ctx, unused, spec); err != nil {
+		return nil, err
+	}
 	name := "dcr-" + tokens.RandomID()
 	token, hash := tokens.NewOpaque(RegistrationTokenPrefix, name)
 	c := &mcpv1alpha1.OAuthClient{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{RegistrationTokenAnnotation: hash}},
-		Spec:       spec,
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{RegistrationTokenAnnotation: hash},
+			Labels: unusedLabels(spec, digest)},
+		Spec: spec,
 	}
 	if err := r.Client.Create(ctx, c); err != nil {
 		if apierrors.IsInvalid(err) {
@@ -91,6 +127,7 @@ func (r *Registry) Register(ctx context.Context, md Metadata) (*Registration, er
 		}
 		return nil, fmt.Errorf("failed to register the client: %w", err)
 	}
+	r.remember(c)
 	reg := r.registration(c)
 	reg.RegistrationAccessToken = token
 	if c.Confidential() {
@@ -130,6 +167,9 @@ func (r *Registry) Update(ctx context.Context, c *mcpv1alpha1.OAuthClient, md Me
 		return nil, err
 	}
 	c.Spec = spec
+	if c.Labels[LabelUnused] != "" {
+		c.Labels = mergeLabels(c.Labels, unusedLabels(spec, specDigest(spec)))
+	}
 	if err := r.Client.Update(ctx, c); err != nil {
 		if apierrors.IsInvalid(err) {
 			return nil, fmt.Errorf("%w: %s", ErrInvalidMetadata, err.Error())
@@ -148,9 +188,12 @@ func (r *Registry) Delete(ctx context.Context, c *mcpv1alpha1.OAuthClient) error
 }
 
 // Bind binds an unbound dynamic client to the resource of its first
-// authorization; a bound client must match it. A client that is no object
-// (clientName "": an undeclared client ID metadata document client) is
-// never bound: each of its grants carries its own resource.
+// authorization; a bound client must match it. The first approval also
+// marks a dynamic client used (it no longer expires or counts as unused)
+// and counts it on the approved handle, within Limits.MaxPerHandle. A
+// client that is no object (clientName "": an undeclared client ID metadata
+// document client) is never bound: each of its grants carries its own
+// resource.
 func (r *Registry) Bind(ctx context.Context, clientName string, res platform.Resource) error {
 	if clientName == "" {
 		return nil
@@ -160,13 +203,19 @@ func (r *Registry) Bind(ctx context.Context, clientName string, res platform.Res
 		if err := r.Client.Get(ctx, types.NamespacedName{Name: clientName}, c); err != nil {
 			return fmt.Errorf("failed to read client %s: %w", clientName, err)
 		}
-		if c.Spec.Gateway || c.Spec.Handle != "" {
-			if c.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !c.Spec.Gateway && c.Spec.Handle != res.Handle {
-				return ErrBoundElsewhere
-			}
+		bound := c.Spec.Gateway || c.Spec.Handle != ""
+		if bound && (c.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !c.Spec.Gateway && c.Spec.Handle != res.Handle) {
+			return ErrBoundElsewhere
+		}
+		if bound && c.Labels[LabelUnused] == "" {
 			return nil
 		}
-		setBinding(&c.Spec, res)
+		if err := r.markUsed(ctx, c, res.Handle); err != nil {
+			return err
+		}
+		if !bound {
+			setBinding(&c.Spec, res)
+		}
 		err := r.Client.Update(ctx, c)
 		if err == nil || !apierrors.IsConflict(err) || attempt == 3 {
 			return err

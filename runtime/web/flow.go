@@ -243,8 +243,8 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	// A dynamically registered client is bound by its first approval.
 	res := platform.Resource{Kind: req.Kind, Handle: handle, URL: req.Resource}
 	if err := f.Registry.Bind(r.Context(), client.Name, res); err != nil {
-		if errors.Is(err, registry.ErrBoundElsewhere) {
-			target := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, "invalid_target", err.Error()), RedirectURI: req.RedirectURI, State: req.State}
+		if code := registry.RefusalCode(err); code != "" {
+			target := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, code, err.Error()), RedirectURI: req.RedirectURI, State: req.State}
 			http.Redirect(w, r, target.Location(f.Config.Issuer), http.StatusSeeOther)
 			return
 		}

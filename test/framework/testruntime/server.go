@@ -31,7 +31,7 @@ func NewServer(t testing.TB, cfg *platform.Config, reader client.Reader, c clien
 		Config: cfg, Handles: cluster, Clients: cluster, Secrets: cluster,
 		Users:    web.StaticUsers{Reader: reader, Namespace: cfg.Namespace, Name: users},
 		Grants:   &grants.Store{Client: c, Reader: c, CodeTTL: time.Minute, Now: time.Now},
-		Registry: &registry.Registry{Client: c, Config: cfg, Namespace: cfg.Namespace},
+		Registry: &registry.Registry{Client: c, Reader: reader, Config: cfg, Namespace: cfg.Namespace},
 		Keys:     keys, AccessTTL: time.Hour, SessionTTL: time.Hour, Now: time.Now,
 	}
 }
