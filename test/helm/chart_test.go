@@ -293,6 +293,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"replicas negative", []string{"runtime.replicas=-1"}, []string{base}, "/runtime/replicas"},
 		{"duration", []string{"runtime.accessTokenTTL=soon"}, []string{base}, "/runtime/accessTokenTTL"},
 		{"port", []string{"runtime.service.port=70000"}, []string{base}, "/runtime/service/port"},
+		{"registration cap negative", []string{"runtime.registration.maxUnusedClients=-1"}, []string{base}, "/runtime/registration/maxUnusedClients"},
 		{"oidc without openid", []string{"platform.signIn.oidc.issuerURL=https://sso.example.test", "platform.signIn.oidc.clientID=x",
 			"platform.signIn.oidc.clientSecretRef.name=s", "platform.signIn.oidc.clientSecretRef.key=k", "platform.signIn.oidc.scopes={email}"},
 			[]string{base}, "/platform/signIn/oidc/scopes"},
