@@ -40,6 +40,22 @@ func (c Cluster) List(ctx context.Context) ([]mcpv1alpha1.Handle, error) {
 	return l.Items, nil
 }
 
+// ConnectorScopes returns the scopes a connector of the handle needs: see
+// Handle.ConnectorScopes. It reads the handle's toolsets from the cache.
+func (c Cluster) ConnectorScopes(ctx context.Context, h *mcpv1alpha1.Handle) ([]mcpv1alpha1.Scope, error) {
+	var specs []*mcpv1alpha1.ToolsetSpec
+	for _, ref := range h.Spec.Toolsets {
+		ts, err := get[mcpv1alpha1.Toolset](ctx, c.Reader, "", ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ts != nil {
+			specs = append(specs, &ts.Spec)
+		}
+	}
+	return h.ConnectorScopes(specs), nil
+}
+
 // Client returns the OAuth client with the client_id, or nil. Client ids are
 // object names, or for clients declared with registration MetadataDocument,
 // their metadataDocumentURL (the document itself is fetched and checked by

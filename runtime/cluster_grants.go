@@ -3,12 +3,14 @@ package runtime
 import (
 	"context"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 )
 
 // Active reports whether a grant exists and is not being deleted. Every
@@ -76,4 +78,21 @@ func (g *GrantsWithFallback) Active(ctx context.Context, name string) (bool, err
 		return false, err
 	}
 	return fresh.DeletionTimestamp == nil, nil
+}
+
+// StepUps records step-ups through the grant store, skipping the write when
+// the cached grant already records the same refusal (a client retrying a
+// refused tool call writes nothing more).
+type StepUps struct {
+	Cache Cluster
+	Store *grants.Store
+	Now   func() time.Time
+}
+
+// RequestStepUp records that a request through the grant lacked the scopes.
+func (s StepUps) RequestStepUp(ctx context.Context, grant string, scopes []mcpv1alpha1.Scope) error {
+	if conn, err := s.Cache.Grant(ctx, grant); err == nil && conn != nil && !grants.NeedsStepUpRecord(conn, scopes, s.Now()) {
+		return nil
+	}
+	return s.Store.RequestStepUp(ctx, grant, scopes)
 }

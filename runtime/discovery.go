@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 )
@@ -33,7 +34,7 @@ func (s *Server) serveProtectedResourceMetadata(w http.ResponseWriter, r *http.R
 		return
 	}
 	if res.Kind == platform.ResourceGateway {
-		oauth.ServeMetadata(w, oauth.NewProtectedResourceMetadata(s.Config, res, nil))
+		oauth.ServeMetadata(w, oauth.NewProtectedResourceMetadata(s.Config, res, nil, mcpv1alpha1.AllScopes()))
 		return
 	}
 	h, err := s.Handles.Handle(r.Context(), res.Handle)
@@ -45,7 +46,12 @@ func (s *Server) serveProtectedResourceMetadata(w http.ResponseWriter, r *http.R
 		notFound(w, fmt.Sprintf("handle %q does not exist", res.Handle))
 		return
 	}
-	oauth.ServeMetadata(w, oauth.NewProtectedResourceMetadata(s.Config, res, h))
+	scopes, err := s.Handles.ConnectorScopes(r.Context(), h)
+	if err != nil {
+		oauth.Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the handle's toolsets could not be read; retry shortly").Write(w)
+		return
+	}
+	oauth.ServeMetadata(w, oauth.NewProtectedResourceMetadata(s.Config, res, h, scopes))
 }
 
 func notFound(w http.ResponseWriter, description string) {

@@ -27,6 +27,17 @@ func (f fakeHandles) Handle(_ context.Context, name string) (*mcpv1alpha1.Handle
 	return f[name], nil
 }
 
+// ConnectorScopes treats every toolset a handle names as one like the
+// Links example: links.read for its read-only tools, links.write for the
+// others.
+func (f fakeHandles) ConnectorScopes(_ context.Context, h *mcpv1alpha1.Handle) ([]mcpv1alpha1.Scope, error) {
+	var specs []*mcpv1alpha1.ToolsetSpec
+	for range h.Spec.Toolsets {
+		specs = append(specs, &mcpv1alpha1.ToolsetSpec{Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}})
+	}
+	return h.ConnectorScopes(specs), nil
+}
+
 func (f fakeHandles) List(context.Context) ([]mcpv1alpha1.Handle, error) {
 	var out []mcpv1alpha1.Handle
 	for _, h := range f {
@@ -46,7 +57,8 @@ func testServer(t *testing.T, edit ...func(*platform.Config)) *Server {
 	}
 	return &Server{Config: cfg, Handles: fakeHandles{
 		"acme": {ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{DisplayName: "Acme Inc.",
-			Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read", "links.write"}}},
+			Scopes:   []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read", "links.write", "pages.read"},
+			Toolsets: []mcpv1alpha1.ToolsetReference{{Name: "links"}}}},
 	}}
 }
 

@@ -48,5 +48,8 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 		grants = &GrantsWithFallback{Cluster: cluster, Direct: writer}
 	}
 	s.MCP = &endpoint.Endpoint{Config: s.Config, Handles: cluster, Grants: grants, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
+	if s.Grants != nil {
+		s.MCP.StepUps = StepUps{Cache: cluster, Store: s.Grants, Now: time.Now}
+	}
 	return &MCP{Endpoint: s.MCP, Tools: tools, Bootstrap: bootstrap}
 }

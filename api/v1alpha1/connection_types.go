@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -105,6 +107,14 @@ type ConnectionStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	ConsumedCodeHash string `json:"consumedCodeHash,omitempty"`
 
+	// stepUp records scopes a request through this grant needed and the
+	// grant lacks. Until stepUp.requestedAt + StepUpWindow a refresh of the
+	// grant is refused with invalid_grant, so the client authorizes again
+	// (RFC 6749 §6: a refresh cannot add scopes) and the user can approve
+	// them; the grant itself stays valid.
+	// +optional
+	StepUp *ConnectionStepUp `json:"stepUp,omitempty"`
+
 	// bootstrap is what the connector bootstrap flow observed: the smoke
 	// check of tool discovery after the first authorization, then the
 	// connector's own tool discovery. The Ready condition summarises it.
@@ -130,6 +140,26 @@ type ConnectionBootstrap struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	LastError string `json:"lastError,omitempty"`
+}
+
+// StepUpWindow is how long after a request needed more scopes the grant's
+// refresh is refused: long enough for a client that refreshes before it
+// re-authorizes (the official MCP SDK does), short enough that a user who
+// declined the scopes keeps a connector that refreshes later.
+const StepUpWindow = 5 * time.Minute
+
+// ConnectionStepUp is a pending step-up authorization.
+type ConnectionStepUp struct {
+	// scopes are the scopes the refused request needed and the grant lacks.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Scopes []Scope `json:"scopes,omitempty"`
+
+	// requestedAt is when a request was last refused for lacking them.
+	// +required
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
 }
 
 // AuthorizationCodeState is a pending authorization code: a hash, never the

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "slices"
+
 // The scope catalogue of the product guide. This file is the one definition:
 // `make generate` derives the Scope enum of the CRDs from the constants below
 // (hack/scopegen writes zz_generated.scope.go), the runtime and the consent
@@ -74,4 +76,38 @@ func LookupScope(name string) (ScopeDefinition, bool) {
 		}
 	}
 	return ScopeDefinition{}, false
+}
+
+// ConnectorScopes returns the scopes a connector needs to use everything a
+// handle serves: ConnectScopes and every scope the tools of its toolsets
+// (given by spec; a missing toolset adds nothing) may need, kept within
+// what the handle offers and in catalogue order. The runtime asks for them
+// in its 401 challenges and protected-resource metadata, so a client that
+// follows the MCP spec's scope selection gets a useful token from its first
+// consent.
+func (h *Handle) ConnectorScopes(toolsets []*ToolsetSpec) []Scope {
+	want := map[Scope]bool{}
+	for _, s := range ConnectScopes {
+		want[s] = true
+	}
+	for _, ts := range toolsets {
+		if ts.Scopes != nil {
+			for _, s := range append(slices.Clone(ts.Scopes.Read), ts.Scopes.Write...) {
+				want[s] = true
+			}
+		}
+		for _, o := range ts.Tools {
+			for _, s := range o.Scopes {
+				want[s] = true
+			}
+		}
+	}
+	offered := h.OfferedScopes()
+	var out []Scope
+	for _, s := range AllScopes() {
+		if want[s] && slices.Contains(offered, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -41,6 +41,8 @@ type problem struct {
 	description string
 	// scopes, for 401 and 403, go into the challenge's scope parameter.
 	scopes []mcpv1alpha1.Scope
+	// missing, for insufficient_scope, are the scopes the grant lacks.
+	missing []mcpv1alpha1.Scope
 	// toolCall, when set, is the id of the tools/call refused: the body is
 	// then its JSON-RPC response in the tool-result form hosted connectors
 	// read (isError, the challenge in _meta "mcp/www_authenticate"), and

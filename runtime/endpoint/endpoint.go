@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,12 +35,23 @@ var ProtocolVersions = []string{mcp.ProtocolVersion20260728, mcp.ProtocolVersion
 type Handles interface {
 	// Handle returns the named handle, or nil when it does not exist.
 	Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error)
+	// ConnectorScopes returns the scopes a connector of the handle needs
+	// (mcpv1alpha1.Handle.ConnectorScopes).
+	ConnectorScopes(ctx context.Context, h *mcpv1alpha1.Handle) ([]mcpv1alpha1.Scope, error)
 }
 
 // Grants says whether a grant still exists: deleting it revokes its tokens.
 type Grants interface {
 	// Active reports whether the grant exists and is not being deleted.
 	Active(ctx context.Context, name string) (bool, error)
+}
+
+// StepUps records, on a grant, the scopes a request needed and the grant
+// lacks: the grant's next refresh is then refused, so a client that
+// refreshes before it re-authorizes (the official MCP SDK does) goes on to
+// authorize again and the user can approve them.
+type StepUps interface {
+	RequestStepUp(ctx context.Context, grant string, scopes []mcpv1alpha1.Scope) error
 }
 
 // Keys returns the current signing keys.
@@ -54,6 +66,8 @@ type Endpoint struct {
 	Grants  Grants
 	Keys    Keys
 	Tools   Tools
+	// StepUps records refusals for lacking scopes; nil records none.
+	StepUps StepUps
 	// MCP serves what passes the checks; its tool filter and handlers read
 	// the principal from the request context.
 	MCP *server.MCPServer
@@ -86,6 +100,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	p, prob := e.authenticate(r, res)
 	if prob != nil {
+		if prob.status == http.StatusUnauthorized {
+			prob.scopes = e.resourceScopes(r.Context(), res)
+		}
 		prob.write(w, res)
 		return
 	}
@@ -102,6 +119,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		if prob == nil {
 			await(r.Context(), e.Tools, p.Handle, msgs)
 			prob = e.authorize(p, msgs)
+		}
+		if prob != nil && prob.missing != nil {
+			e.requestStepUp(r.Context(), p, prob.missing)
 		}
 		if prob != nil {
 			prob.write(w, res)
@@ -134,13 +154,13 @@ func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*princi
 		// The shared gateway serves the handle the token was issued for.
 		if h, prob = e.handle(r.Context(), access.Handle); prob != nil {
 			if prob.status == http.StatusNotFound {
-				prob = &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes,
+				prob = &problem{status: http.StatusUnauthorized, code: CodeInvalidToken,
 					description: fmt.Sprintf("the handle %s this token was issued for no longer exists", access.Handle)}
 			}
 			return nil, prob
 		}
 	} else if access.Handle != h.Name {
-		return nil, &problem{status: http.StatusUnauthorized, code: CodeTokenHandleMismatch, scopes: mcpv1alpha1.ConnectScopes,
+		return nil, &problem{status: http.StatusUnauthorized, code: CodeTokenHandleMismatch,
 			description: fmt.Sprintf("this token was issued for the handle %s, not %s: authorize a connector for %s", access.Handle, h.Name, h.Name)}
 	}
 	p := &principal.Principal{Handle: h, Resource: res, Token: access}
@@ -150,7 +170,7 @@ func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*princi
 			return nil, &problem{status: http.StatusNotFound, code: "session_not_found", description: "the MCP session is unknown or expired: initialize a new one"}
 		}
 		if s.Handle != h.Name {
-			return nil, &problem{status: http.StatusUnauthorized, code: CodeSessionHandleMismatch, scopes: mcpv1alpha1.ConnectScopes,
+			return nil, &problem{status: http.StatusUnauthorized, code: CodeSessionHandleMismatch,
 				description: fmt.Sprintf("this MCP session was opened for the handle %s, not %s: use one connector per handle", s.Handle, h.Name)}
 		}
 		if s.Subject != access.Subject {
@@ -158,6 +178,36 @@ func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*princi
 		}
 	}
 	return p, nil
+}
+
+// requestStepUp records the refusal before the 403 is sent, so the refresh
+// the client may send next already finds it. Failing to record it only
+// costs the client its automatic re-authorization.
+func (e *Endpoint) requestStepUp(ctx context.Context, p *principal.Principal, missing []mcpv1alpha1.Scope) {
+	if e.StepUps == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := e.StepUps.RequestStepUp(ctx, p.Token.Grant, missing); err != nil {
+		slog.Default().Warn("step-up not recorded on the grant", "grant", p.Token.Grant, "error", err)
+	}
+}
+
+// resourceScopes are the scopes a 401 challenge asks for: those a connector
+// of the URL's handle needs, the same as its protected-resource metadata's
+// scopes_supported. On the shared gateway the handle is chosen at consent,
+// so the challenge asks for the whole catalogue and consent narrows it.
+func (e *Endpoint) resourceScopes(ctx context.Context, res platform.Resource) []mcpv1alpha1.Scope {
+	if res.Handle == "" {
+		return mcpv1alpha1.AllScopes()
+	}
+	if h, err := e.Handles.Handle(ctx, res.Handle); err == nil && h != nil {
+		if scopes, err := e.Handles.ConnectorScopes(ctx, h); err == nil {
+			return scopes
+		}
+	}
+	return mcpv1alpha1.ConnectScopes
 }
 
 // handle reads a handle the request names and refuses a missing or
@@ -179,12 +229,12 @@ func (e *Endpoint) handle(ctx context.Context, name string) (*mcpv1alpha1.Handle
 func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeMissingBearer, scopes: mcpv1alpha1.ConnectScopes,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeMissingBearer,
 			description: "no bearer token: connect through OAuth"}
 	}
 	token = strings.TrimSpace(token)
 	if !strings.HasPrefix(token, tokens.AccessPrefix) {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidFormat, scopes: mcpv1alpha1.ConnectScopes,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidFormat,
 			description: "the bearer is not an mcpv1_ token: re-authorize the connector"}
 	}
 	access, err := e.Keys.Keys().VerifyAccess(token, e.Now())
@@ -193,14 +243,14 @@ func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
 		if errors.Is(err, tokens.ErrExpired) {
 			description = "the token has expired: refresh it or re-authorize the connector"
 		}
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes, description: description}
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, description: description}
 	}
 	active, err := e.Grants.Active(r.Context(), access.Grant)
 	if err != nil {
 		return tokens.Access{}, &problem{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the grant could not be read; retry shortly"}
 	}
 	if !active {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, scopes: mcpv1alpha1.ConnectScopes,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken,
 			description: "the token was revoked: re-authorize the connector"}
 	}
 	return access, nil
@@ -219,7 +269,7 @@ func (e *Endpoint) authorize(p *principal.Principal, msgs []message) *problem {
 	if missing == 0 {
 		return nil
 	}
-	prob := &problem{status: http.StatusForbidden, code: CodeInsufficientScope, scopes: (p.Token.Scopes | want).Scopes(),
+	prob := &problem{status: http.StatusForbidden, code: CodeInsufficientScope, scopes: (p.Token.Scopes | want).Scopes(), missing: missing.Scopes(),
 		description: "the approved scopes do not cover this request; re-authorize with " + joinScopes(missing.Scopes())}
 	if len(msgs) == 1 && msgs[0].Method == "tools/call" && len(msgs[0].ID) > 0 {
 		prob.toolCall = msgs[0].ID

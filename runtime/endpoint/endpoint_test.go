@@ -26,6 +26,11 @@ func (m handleMap) Handle(_ context.Context, name string) (*mcpv1alpha1.Handle, 
 	return m[name], nil
 }
 
+// ConnectorScopes treats every handle as having no toolsets.
+func (m handleMap) ConnectorScopes(_ context.Context, h *mcpv1alpha1.Handle) ([]mcpv1alpha1.Scope, error) {
+	return h.ConnectorScopes(nil), nil
+}
+
 type grantSet map[string]bool
 
 func (g grantSet) Active(_ context.Context, name string) (bool, error) { return g[name], nil }

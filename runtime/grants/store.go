@@ -200,6 +200,9 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 		if !current && !retry {
 			return "", ErrRefreshReused
 		}
+		if err := stepUpPending(conn, now.Time); err != nil {
+			return "", err
+		}
 		// A retry keeps the window it was given: the token it replaces was
 		// never received.
 		if current && s.RefreshRetryWindow > 0 {

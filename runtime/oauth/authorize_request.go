@@ -21,14 +21,16 @@ type Clients interface {
 // AuthorizeRequest is a validated authorization request. It travels sealed
 // through sign-in and consent, so nothing in it can be changed on the way.
 type AuthorizeRequest struct {
-	ClientID      string                `json:"client_id"`
-	RedirectURI   string                `json:"redirect_uri"`
-	State         string                `json:"state,omitempty"`
-	CodeChallenge string                `json:"code_challenge"`
-	Resource      string                `json:"resource"`
-	Handle        string                `json:"handle,omitempty"`
-	Scopes        []mcpv1alpha1.Scope   `json:"scope"`
-	Kind          platform.ResourceKind `json:"kind"`
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	State         string `json:"state,omitempty"`
+	CodeChallenge string `json:"code_challenge"`
+	Resource      string `json:"resource"`
+	Handle        string `json:"handle,omitempty"`
+	// Scopes are the scopes asked for; nil asks for what the handle's
+	// connectors need (consent narrows either to what the user may approve).
+	Scopes []mcpv1alpha1.Scope   `json:"scope"`
+	Kind   platform.ResourceKind `json:"kind"`
 }
 
 // RedirectError is an error the client may receive on its redirect URI.
@@ -114,13 +116,11 @@ func defaultResource(cfg *platform.Config, c *mcpv1alpha1.OAuthClient) string {
 }
 
 // requestedScopes parses a scope parameter; an empty one means the client's
-// default scopes.
+// default scopes, or when it has none (ChatGPT registers and authorizes
+// without scope) nil: consent then offers the handle's connector scopes.
 func requestedScopes(c *mcpv1alpha1.OAuthClient, param string) ([]mcpv1alpha1.Scope, error) {
 	if strings.TrimSpace(param) == "" {
-		if len(c.Spec.DefaultScopes) > 0 {
-			return c.Spec.DefaultScopes, nil
-		}
-		return mcpv1alpha1.ConnectScopes, nil
+		return c.Spec.DefaultScopes, nil
 	}
 	var out []mcpv1alpha1.Scope
 	for _, s := range strings.Fields(param) {

@@ -73,12 +73,11 @@ type ProtectedResourceMetadata struct {
 
 // NewProtectedResourceMetadata returns the document of a resource: its exact
 // URL, the configured issuer as its only authorization server, and the
-// scopes it offers (the handle's, or the catalogue on the shared gateway).
-func NewProtectedResourceMetadata(cfg *platform.Config, r platform.Resource, h *mcpv1alpha1.Handle) ProtectedResourceMetadata {
-	scopes := mcpv1alpha1.AllScopes()
+// scopes a connector of it needs (the handle's connector scopes, or the
+// catalogue on the shared gateway, where h is nil).
+func NewProtectedResourceMetadata(cfg *platform.Config, r platform.Resource, h *mcpv1alpha1.Handle, scopes []mcpv1alpha1.Scope) ProtectedResourceMetadata {
 	name := "MCP (shared)"
 	if h != nil {
-		scopes = h.OfferedScopes()
 		name = h.Name
 		if h.Spec.DisplayName != "" {
 			name = h.Spec.DisplayName

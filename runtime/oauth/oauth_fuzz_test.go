@@ -265,13 +265,15 @@ func FuzzProtectedResourceMetadata(f *testing.F) {
 		}
 		res, ok := cfg.ResourceAt(handle+"."+cfg.MCPDomain, platform.MCPPath)
 		var h *mcpv1alpha1.Handle
+		scopes := mcpv1alpha1.AllScopes()
 		if gateway || !ok {
 			res, _ = cfg.ResourceAt(cfg.GatewayHost, platform.MCPPath)
 		} else {
 			h = &mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: res.Handle}, Spec: mcpv1alpha1.HandleSpec{DisplayName: display}}
+			scopes = h.ConnectorScopes(nil)
 		}
 		var buf bytes.Buffer
-		if err := json.NewEncoder(&buf).Encode(NewProtectedResourceMetadata(cfg, res, h)); err != nil {
+		if err := json.NewEncoder(&buf).Encode(NewProtectedResourceMetadata(cfg, res, h, scopes)); err != nil {
 			t.Fatal(err)
 		}
 		var got ProtectedResourceMetadata
@@ -284,7 +286,7 @@ func FuzzProtectedResourceMetadata(f *testing.F) {
 		}
 		wantScopes, wantName := mcpv1alpha1.AllScopes(), "MCP (shared)"
 		if h != nil {
-			wantScopes, wantName = h.OfferedScopes(), h.Name+" MCP"
+			wantScopes, wantName = mcpv1alpha1.ConnectScopes, h.Name+" MCP"
 			if display != "" {
 				wantName = display + " MCP"
 			}

@@ -124,9 +124,9 @@ func refreshScopes(conn *mcpv1alpha1.Connection, param string) ([]mcpv1alpha1.Sc
 // grantError maps a grant store error to the token endpoint's answer.
 func grantError(err error) *Error {
 	for _, known := range []error{grants.ErrNotFound, grants.ErrInvalidCode, grants.ErrCodeReused, grants.ErrPKCE,
-		grants.ErrRedirectURI, grants.ErrRefreshReused, grants.ErrWrongClient} {
+		grants.ErrRedirectURI, grants.ErrRefreshReused, grants.ErrWrongClient, grants.ErrStepUp} {
 		if errors.Is(err, known) {
-			return Errorf(http.StatusBadRequest, "invalid_grant", known.Error())
+			return Errorf(http.StatusBadRequest, "invalid_grant", err.Error())
 		}
 	}
 	return Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the grant could not be read or written; retry shortly")

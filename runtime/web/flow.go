@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
@@ -20,6 +18,9 @@ import (
 type Handles interface {
 	Handle(ctx context.Context, name string) (*mcpv1alpha1.Handle, error)
 	List(ctx context.Context) ([]mcpv1alpha1.Handle, error)
+	// ConnectorScopes returns the scopes a connector of the handle needs
+	// (mcpv1alpha1.Handle.ConnectorScopes).
+	ConnectorScopes(ctx context.Context, h *mcpv1alpha1.Handle) ([]mcpv1alpha1.Scope, error)
 }
 
 // Flow is the authorization endpoint with its sign-in and consent pages.
@@ -173,30 +174,34 @@ func (f *Flow) ConsentPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // consentPage shows the client, the handle (or the handles to choose from)
-// and each scope in plain words. A user who may not approve sees why and can
-// only deny.
+// and each scope in plain words, as a checkbox the user may clear; scopes
+// asked for that the user may not approve are listed as left out. A user
+// who may approve nothing sees why and can only deny.
 func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, req *oauth.AuthorizeRequest, client *mcpv1alpha1.OAuthClient, sealed string) {
 	data := map[string]any{
 		"Title": "Connect " + client.Spec.ClientName, "ClientName": client.Spec.ClientName, "Email": s.Email,
 		"Resource": req.Resource, "RedirectURI": req.RedirectURI, "RedirectHost": redirectHost(req.RedirectURI), "Handle": req.Handle,
-		"Request": sealed, "CSRF": csrfToken(f.Keys.Keys(), s.Nonce, f.Now()), "Scopes": describe(req.Scopes),
+		"Request": sealed, "CSRF": csrfToken(f.Keys.Keys(), s.Nonce, f.Now()),
 	}
+	var a approval
 	if req.Kind == platform.ResourceGateway {
-		handles, err := f.memberHandles(r.Context(), s, req.Scopes)
+		handles, union, err := f.memberHandles(r.Context(), s, req, client)
 		if err != nil {
 			errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "your handles could not be read; retry shortly")
 			return
 		}
-		data["Handles"] = handles
+		data["Handles"], a = handles, union
 		if len(handles) == 0 {
-			data["Refused"] = "None of your handles lets you approve these scopes."
+			a.refusal = "None of your handles lets you approve this connector."
 		}
-	} else if refusal, err := f.mayApprove(r.Context(), s, req.Handle, req.Scopes); err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
-		return
 	} else {
-		data["Refused"] = refusal
+		var err error
+		if a, err = f.approvable(r.Context(), s, req.Handle, req, client); err != nil {
+			errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+			return
+		}
 	}
+	data["Refused"], data["Scopes"], data["LeftOut"] = a.refusal, describe(a.scopes), describe(leftOut(a.requested, a.scopes))
 	render(w, http.StatusOK, "consent.html", data, origin(req.RedirectURI))
 }
 
@@ -231,15 +236,16 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	refusal, err := f.mayApprove(r.Context(), s, handle, req.Scopes)
+	a, err := f.approvable(r.Context(), s, handle, req, client)
 	if err != nil {
 		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
 		return
 	}
-	if refusal != "" {
-		errorPage(w, http.StatusForbidden, "access_denied", refusal)
+	if a.refusal != "" {
+		errorPage(w, http.StatusForbidden, "access_denied", a.refusal)
 		return
 	}
+	approved := chosen(a.scopes, r.PostForm)
 	// A dynamically registered client is bound by its first approval.
 	res := platform.Resource{Kind: req.Kind, Handle: handle, URL: req.Resource}
 	if err := f.Registry.Bind(r.Context(), client.Name, res); err != nil {
@@ -253,7 +259,7 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	code, err := f.Grants.Create(r.Context(), grants.Request{
 		ID: r.PostForm.Get("req"), Client: client, Handle: handle, Subject: s.Subject, Email: s.Email, Resource: req.Resource,
-		Scopes: req.Scopes, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
+		Scopes: approved, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
 	})
 	if errors.Is(err, grants.ErrAlreadyApproved) {
 		errorPage(w, http.StatusBadRequest, "invalid_request", err.Error())
@@ -282,85 +288,6 @@ func (f *Flow) openRequest(w http.ResponseWriter, r *http.Request, sealed string
 	return &req, client, true
 }
 
-// mayApprove returns why the user may not approve the scopes on the handle,
-// or "" when they may.
-func (f *Flow) mayApprove(ctx context.Context, s *Session, handle string, scopes []mcpv1alpha1.Scope) (string, error) {
-	h, err := f.Handles.Handle(ctx, handle)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case h == nil:
-		return "The handle " + handle + " does not exist.", nil
-	case h.Spec.Suspended:
-		return "The handle " + handle + " is suspended.", nil
-	}
-	allowed, member := memberScopes(h, s)
-	if !member {
-		return s.Email + " is not a member of the handle " + handle + ", so cannot approve connectors for it.", nil
-	}
-	var beyond []string
-	for _, sc := range scopes {
-		if !slices.Contains(allowed, sc) {
-			beyond = append(beyond, string(sc))
-		}
-	}
-	if len(beyond) > 0 {
-		return "You may not approve " + strings.Join(beyond, ", ") + " on the handle " + handle + ".", nil
-	}
-	return "", nil
-}
-
-// memberHandles lists the handles on which the user may approve the scopes.
-func (f *Flow) memberHandles(ctx context.Context, s *Session, scopes []mcpv1alpha1.Scope) ([]string, error) {
-	all, err := f.Handles.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for i := range all {
-		if refusal, _ := f.mayApprove(ctx, s, all[i].Name, scopes); refusal == "" {
-			out = append(out, all[i].Name)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-// memberScopes returns the scopes a user may approve on a handle: the union
-// over the member entries that match them, each limited to its scopes (or the
-// handle's offer), and never beyond what the handle offers.
-func memberScopes(h *mcpv1alpha1.Handle, s *Session) ([]mcpv1alpha1.Scope, bool) {
-	offered := h.OfferedScopes()
-	var allowed []mcpv1alpha1.Scope
-	member := false
-	for _, m := range h.Spec.Members {
-		if !matches(m, s) {
-			continue
-		}
-		member = true
-		limit := m.Scopes
-		if len(limit) == 0 {
-			limit = offered
-		}
-		for _, sc := range limit {
-			if slices.Contains(offered, sc) && !slices.Contains(allowed, sc) {
-				allowed = append(allowed, sc)
-			}
-		}
-	}
-	return allowed, member
-}
-
-// matches reports whether a member entry names the user or one of their
-// groups.
-func matches(m mcpv1alpha1.HandleMember, s *Session) bool {
-	if m.User != "" {
-		return strings.EqualFold(m.User, s.Email)
-	}
-	return m.Group != "" && slices.Contains(s.Groups, m.Group)
-}
-
 // describe pairs scopes with their plain-words descriptions.
 func describe(scopes []mcpv1alpha1.Scope) []mcpv1alpha1.ScopeDefinition {
 	out := make([]mcpv1alpha1.ScopeDefinition, 0, len(scopes))
@@ -372,8 +299,6 @@ func describe(scopes []mcpv1alpha1.Scope) []mcpv1alpha1.ScopeDefinition {
 	return out
 }
 
-// origin returns scheme://host of a URL, for the form-action policy that
-// lets the consent form redirect to the client.
 // redirectHost is the host a redirect URI sends the browser to, as the
 // consent page names it: the one place a person can check where the code
 // goes.
@@ -385,6 +310,8 @@ func redirectHost(raw string) string {
 	return u.Host
 }
 
+// origin returns scheme://host of a URL, for the form-action policy that
+// lets the consent form redirect to the client.
 func origin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -7,14 +7,12 @@
 //
 // Input (environment):
 //   MCP_FLOWS     JSON array of {"serverUrl": "...", "scope": "..." (optional),
-//                 "handle": "..." (the handle to pick on the shared gateway),
-//                 "expectRefusal": true (stop at the consent page, which
-//                 must refuse, and report why)}
+//                 "handle": "..." (the handle to pick on the shared gateway)}
 //   MCP_EMAIL, MCP_PASSWORD  the static user who signs in
 //   MCP_REDIRECT_URL         the client's redirect URI (never served: the
 //                            script reads the code from the redirect)
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Browser, MemoryProvider, approve, consentPage, env } from './pages.mjs';
+import { Browser, MemoryProvider, approve, env } from './pages.mjs';
 
 const log = (...args) => console.error('[oauth-flow]', ...args);
 
@@ -34,17 +32,6 @@ async function flow(spec, common) {
     throw new Error(`auth() returned ${first} with ${provider.authorizationUrls.length} authorization URLs, want REDIRECT and one`);
   }
   const authorizationUrl = provider.authorizationUrls[0];
-  if (spec.expectRefusal === true || spec.expectRefusal === "true") {
-    // The consent page must refuse: report what it says and stop.
-    const page = (await consentPage(new Browser(), authorizationUrl, common)).text;
-    return {
-      serverUrl: spec.serverUrl,
-      authorizationUrl,
-      refusal: page.match(/<p class="error" role="alert">([^<]*)<\/p>/)?.[1] ?? '',
-      approveOffered: page.includes('value="approve"'),
-      requests,
-    };
-  }
   const callback = await approve(new Browser(), authorizationUrl, { ...common, handle: spec.handle });
   const q = callback.searchParams;
   if (q.get('error')) throw new Error(`authorization error: ${callback}`);

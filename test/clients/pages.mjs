@@ -86,16 +86,21 @@ export class Browser {
   }
 }
 
-// hidden reads the hidden form fields of a page.
-function hidden(page) {
-  const out = {};
+// formFields reads what a browser would submit of the page's form: its
+// hidden fields and the checkboxes left checked, as [name, value] pairs (a
+// name may repeat); uncheck lists checkbox values the user clears.
+function formFields(page, uncheck = []) {
+  const out = [];
   const unescape = (v) => v.replaceAll('&#43;', '+').replaceAll('&#34;', '"').replaceAll('&#39;', "'").replaceAll('&amp;', '&');
   for (const [tag] of page.matchAll(/<input\b[^>]*>/g)) {
     const name = tag.match(/\bname="([^"]+)"/)?.[1];
-    const value = tag.match(/\bvalue="([^"]*)"/)?.[1];
-    if (/\btype="hidden"/.test(tag) && name) out[name] = unescape(value ?? '');
+    const value = unescape(tag.match(/\bvalue="([^"]*)"/)?.[1] ?? '');
+    if (!name || /\bdisabled\b/.test(tag)) continue;
+    const checkbox = /\btype="checkbox"/.test(tag) && /\bchecked\b/.test(tag) && !uncheck.includes(value);
+    if (/\btype="hidden"/.test(tag) || checkbox) out.push([name, value]);
   }
-  if (!out.req || !out.csrf) throw new Error(`a form without req and csrf:\n${page}`);
+  const names = out.map(([name]) => name);
+  if (!names.includes('req') || !names.includes('csrf')) throw new Error(`a form without req and csrf:\n${page}`);
   return out;
 }
 
@@ -111,7 +116,7 @@ export async function consentPage(browser, authorizationUrl, { email, password }
   if (res.status === 302 && res.location?.startsWith('/ui/login?')) {
     res = await browser.request('GET', origin + res.location);
     expect(res, 200, 'login page');
-    res = await browser.request('POST', `${origin}/ui/login`, { ...hidden(res.text), email, password });
+    res = await browser.request('POST', `${origin}/ui/login`, [...formFields(res.text), ['email', email], ['password', password]]);
     expect(res, 303, 'sign-in');
     res = await browser.request('GET', new URL(res.location, origin).toString());
   }
@@ -120,14 +125,15 @@ export async function consentPage(browser, authorizationUrl, { email, password }
 }
 
 // approve approves on the consent page (picking the handle when the page
-// offers a choice) and returns the redirect that carries the code.
-export async function approve(browser, authorizationUrl, { email, password, handle }) {
+// offers a choice, clearing the scopes in uncheck) and returns the redirect
+// that carries the code.
+export async function approve(browser, authorizationUrl, { email, password, handle, uncheck = [] }) {
   const origin = new URL(authorizationUrl).origin;
   let res = await consentPage(browser, authorizationUrl, { email, password });
-  const form = { ...hidden(res.text), decision: 'approve' };
+  const form = [...formFields(res.text, uncheck), ['decision', 'approve']];
   if (res.text.includes('name="handle"')) {
     if (!res.text.includes(`name="handle" value="${handle}"`)) throw new Error(`the consent page does not offer the handle ${handle}:\n${res.text}`);
-    form.handle = handle;
+    form.push(['handle', handle]);
   }
   res = await browser.request('POST', `${origin}/ui/consent`, form);
   expect(res, 303, 'consent');

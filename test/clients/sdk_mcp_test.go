@@ -3,6 +3,7 @@ package clients_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,7 +19,6 @@ import (
 // mcpFlow is one flow as mcp-client.mjs reports it.
 type mcpFlow struct {
 	ServerURL     string `json:"serverUrl"`
-	GrantedScope  string `json:"grantedScope"`
 	AccessToken   string `json:"accessToken"`
 	ServerVersion struct {
 		Name string `json:"name"`
@@ -30,27 +30,24 @@ type mcpFlow struct {
 		Name     string `json:"name"`
 		ReadOnly bool   `json:"readOnly"`
 	} `json:"tools"`
-	Read      toolResult `json:"read"`
-	ReadAfter toolResult `json:"readAfter"`
-	Write     struct {
-		Result *toolResult `json:"result"`
-		Error  *struct {
-			Name    string `json:"name"`
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-		Requests []struct {
-			Method          string `json:"method"`
-			URL             string `json:"url"`
-			Status          int    `json:"status"`
-			WWWAuthenticate string `json:"wwwAuthenticate"`
-		} `json:"requests"`
-		NewAuthorizations int   `json:"newAuthorizations"`
-		TokensSaved       int   `json:"tokensSaved"`
-		Invalidations     []any `json:"invalidations"`
-	} `json:"write"`
-	TransportErrors []string `json:"transportErrors"`
-	OAuthRequests   []string `json:"oauthRequests"`
+	Read          toolResult `json:"read"`
+	Write         toolResult `json:"write"`
+	ReadAfter     toolResult `json:"readAfter"`
+	WriteRequests []struct {
+		Method          string `json:"method"`
+		URL             string `json:"url"`
+		Status          int    `json:"status"`
+		WWWAuthenticate string `json:"wwwAuthenticate"`
+		Error           string `json:"error"`
+	} `json:"writeRequests"`
+	Consents []struct {
+		RequestedScope string `json:"requestedScope"`
+		GrantedScope   string `json:"grantedScope"`
+	} `json:"consents"`
+	Registrations    int      `json:"registrations"`
+	FinalScope       string   `json:"finalScope"`
+	FinalAccessToken string   `json:"finalAccessToken"`
+	Requests         []string `json:"requests"`
 }
 
 type toolResult struct {
@@ -64,37 +61,38 @@ type toolResult struct {
 
 // TestSDKClientMCP runs the TypeScript SDK's Client with its
 // StreamableHTTPClientTransport on the three URL forms of the handle's MCP
-// endpoint: the hosted https://acme.mcp.localhost:PORT/mcp (the script's
+// endpoint — the hosted https://acme.mcp.localhost:PORT/mcp (the script's
 // fetch dials 127.0.0.1 for *.localhost and verifies TLS with the test CA),
 // the shared gateway https://localhost:PORT/mcp and the compatibility URL
-// https://localhost:PORT/mcp/acme/mcp. After the OAuth flow (auth() with
-// the scopes of the Links toolset's read tools) the transport connects with
-// the same OAuthClientProvider, lists the Links tools and calls the
-// read-only list_links, which reaches the example upstream with a token
-// for acme.
+// https://localhost:PORT/mcp/acme/mcp — as an application does: an
+// OAuthClientProvider and nothing else, so the SDK picks the scopes itself
+// (the 401 challenge's, then scopes_supported). One consent must give a
+// token that lists the Links tools and calls both the read-only list_links
+// and create_link (issue 14).
 //
-// Then the step-up: create_link needs links.write, which the grant lacks.
-// The endpoint answers 403 with error="insufficient_scope" and the scopes
-// to ask for in the challenge. The SDK (1.32.2) reacts by running auth()
-// with that scope, which, holding a refresh token, refreshes instead of
-// asking the user, gets the same scopes back, sends the call again, and on
-// the same 403 gives up with StreamableHTTPError 403 "Server returned 403
-// after trying upscoping". The test pins that behaviour
-// (docs/development.md, "MCP client suites").
+// On the compatibility URL the user clears links.write on the consent page.
+// create_link then needs a step-up: the endpoint answers 403
+// insufficient_scope and records it on the grant; the SDK refreshes first,
+// which is refused with invalid_grant while the step-up is pending, so the
+// SDK drops its tokens and sends the user to authorize again; after that
+// one more consent the call succeeds (docs/runtime.md, "Step-up").
 func TestSDKClientMCP(t *testing.T) {
 	s := newStack(t)
 	wait := s.mintAccess(t, "sdk-mcp-wait", handleScopes...)
 	s.waitForTools(t, s.cfg.HostedURL(handle), wait, linksTools)
 
-	granted := []string{"mcp.connect", "skills.read", "links.read"}
 	urls := []string{s.cfg.HostedURL(handle), s.cfg.GatewayURL(), s.cfg.CompatibilityURL(handle)}
 	var specs []map[string]any
-	for _, u := range urls {
-		specs = append(specs, map[string]any{
-			"serverUrl": u, "scope": strings.Join(granted, " "), "handle": handle,
+	for i, u := range urls {
+		spec := map[string]any{
+			"serverUrl": u, "handle": handle,
 			"readTool":  map[string]any{"name": "links_list_links", "arguments": map[string]any{}},
-			"writeTool": map[string]any{"name": "links_create_link", "arguments": map[string]any{"path": "/sdk", "target": "https://example.com/sdk"}},
-		})
+			"writeTool": map[string]any{"name": "links_create_link", "arguments": map[string]any{"path": fmt.Sprintf("/sdk-%d", i), "target": "https://example.com/sdk"}},
+		}
+		if u == s.cfg.CompatibilityURL(handle) {
+			spec["uncheck"] = []string{"links.write"}
+		}
+		specs = append(specs, spec)
 	}
 	flows, _ := json.Marshal(specs)
 	start := time.Now()
@@ -114,21 +112,45 @@ func TestSDKClientMCP(t *testing.T) {
 			if f.ServerURL != urls[i] {
 				t.Fatalf("flow for %s, want %s", f.ServerURL, urls[i])
 			}
-			f.check(t, s, granted)
+			f.check(t, s, specs[i]["uncheck"] != nil)
+			if t.Failed() {
+				t.Logf("requests:\n%s", strings.Join(f.Requests, "\n"))
+			}
 		})
 	}
 }
 
-func (f *mcpFlow) check(t *testing.T, s *stack, granted []string) {
+func (f *mcpFlow) check(t *testing.T, s *stack, stepUp bool) {
 	t.Helper()
-	// The OAuth flow discovered from this URL and the grant records it.
+	all := strings.Join(scopeStrings(handleScopes), " ")
+	// The SDK discovered from this URL, asked for the scopes of the
+	// challenge (the handle's connector scopes; the whole catalogue on the
+	// shared gateway, narrowed at consent) and registered once.
 	prm := strings.Replace(f.ServerURL, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
-	if !slices.Contains(f.OAuthRequests, "GET "+prm+" 200") {
-		t.Errorf("no protected-resource metadata from %s; requests:\n%s", prm, strings.Join(f.OAuthRequests, "\n"))
+	if !slices.Contains(f.Requests, "GET "+prm+" 200") {
+		t.Errorf("no protected-resource metadata from %s", prm)
 	}
-	a, err := s.keys.Keys().VerifyAccess(f.AccessToken, time.Now())
-	if err != nil || a.Handle != handle || !sameScopes(f.GrantedScope, granted) {
-		t.Fatalf("access token %+v (%v), scope %q", a, err, f.GrantedScope)
+	wantRequested := all
+	if f.ServerURL == s.cfg.GatewayURL() {
+		wantRequested = strings.Join(scopeStrings(mcpv1alpha1.AllScopes()), " ")
+	}
+	wantConsents := 1
+	if stepUp {
+		wantConsents = 2
+	}
+	if len(f.Consents) != wantConsents || f.Consents[0].RequestedScope != wantRequested {
+		t.Fatalf("consents %+v; want %d, the first asking for %q", f.Consents, wantConsents, wantRequested)
+	}
+	firstGrant := all
+	if stepUp {
+		firstGrant = "mcp.connect skills.read links.read"
+	}
+	if f.Consents[0].GrantedScope != firstGrant || f.FinalScope != all || f.Registrations != 1 {
+		t.Errorf("granted %q, then %q after %d registrations; want %q, then %q, 1", f.Consents[0].GrantedScope, f.FinalScope, f.Registrations, firstGrant, all)
+	}
+	a, err := s.keys.Keys().VerifyAccess(f.FinalAccessToken, time.Now())
+	if err != nil || a.Handle != handle || !strings.HasPrefix(f.FinalAccessToken, tokens.AccessPrefix) {
+		t.Fatalf("access token %+v (%v)", a, err)
 	}
 	conn := &mcpv1alpha1.Connection{}
 	if err := env.Client.Get(context.Background(), types.NamespacedName{Name: a.Grant}, conn); err != nil || conn.Spec.Resource != f.ServerURL {
@@ -150,39 +172,40 @@ func (f *mcpFlow) check(t *testing.T, s *stack, granted []string) {
 	if !slices.Equal(names, linksTools) {
 		t.Errorf("tools/list: %v, want %v", names, linksTools)
 	}
-	for name, r := range map[string]toolResult{"list_links": f.Read, "list_links after the refused call": f.ReadAfter} {
-		if r.IsError || len(r.Content) != 1 || r.Content[0].Text != handle+" has no links." || r.StructuredContent["handle"] != handle {
-			t.Errorf("%s: %+v", name, r)
-		}
+	if r := f.Read; r.IsError || len(r.Content) != 1 || r.StructuredContent["handle"] != handle {
+		t.Errorf("list_links: %+v", r)
+	}
+	if r := f.Write; r.IsError || len(r.Content) != 1 || !strings.HasPrefix(r.Content[0].Text, "Created /sdk-") {
+		t.Errorf("create_link: %+v", r)
+	}
+	if r := f.ReadAfter; r.IsError || r.StructuredContent["handle"] != handle {
+		t.Errorf("list_links after create_link: %+v", r)
 	}
 
-	// The step-up: 403 with the challenge, one refresh, the same 403, and
-	// the SDK's error; no new authorization was started.
-	w := f.Write
-	wantChallenge := []string{`error="insufficient_scope"`, `scope="mcp.connect skills.read links.read links.write"`,
-		`resource_metadata="` + prm + `"`}
-	var mcpPosts, refreshes int
-	for _, r := range w.Requests {
+	// The step-up, request by request: 403 with the challenge, the
+	// refresh refused, a new authorization (the consent), the code
+	// exchange, the call again.
+	var trace []string
+	for _, r := range f.WriteRequests {
 		switch {
 		case r.Method == http.MethodPost && r.URL == f.ServerURL:
-			mcpPosts++
-			for _, want := range wantChallenge {
-				if r.Status != http.StatusForbidden || !strings.Contains(r.WWWAuthenticate, want) {
-					t.Errorf("create_link: HTTP %d, WWW-Authenticate %q; want 403 with %s", r.Status, r.WWWAuthenticate, want)
+			trace = append(trace, fmt.Sprintf("mcp %d", r.Status))
+			if r.Status == http.StatusForbidden {
+				for _, want := range []string{`error="insufficient_scope"`, `scope="` + all + `"`, `resource_metadata="` + prm + `"`} {
+					if !strings.Contains(r.WWWAuthenticate, want) {
+						t.Errorf("create_link: WWW-Authenticate %q; want %s", r.WWWAuthenticate, want)
+					}
 				}
 			}
-		case r.Method == http.MethodPost && r.URL == s.origin+"/oauth/token" && r.Status == http.StatusOK:
-			refreshes++
+		case r.Method == http.MethodPost && r.URL == s.origin+"/oauth/token":
+			trace = append(trace, fmt.Sprintf("token %d %s", r.Status, r.Error))
 		}
 	}
-	if w.Result != nil || w.Error == nil || w.Error.Code != http.StatusForbidden || !strings.Contains(w.Error.Message, "Server returned 403 after trying upscoping") {
-		t.Errorf("create_link: the SDK surfaced result %+v error %+v; want StreamableHTTPError 403 after trying upscoping", w.Result, w.Error)
+	want := []string{"mcp 200"}
+	if stepUp {
+		want = []string{"mcp 403", "token 400 invalid_grant", "token 200 ", "mcp 200"}
 	}
-	if mcpPosts != 2 || refreshes != 1 || w.NewAuthorizations != 0 || w.TokensSaved != 1 || len(w.Invalidations) != 0 {
-		t.Errorf("step-up: %d calls, %d refreshes, %d new authorizations, %d tokens saved, invalidations %v; want 2, 1, 0, 1, none; requests %+v",
-			mcpPosts, refreshes, w.NewAuthorizations, w.TokensSaved, w.Invalidations, w.Requests)
-	}
-	if !strings.HasPrefix(f.AccessToken, tokens.AccessPrefix) {
-		t.Errorf("access token %q", f.AccessToken)
+	if !slices.Equal(trace, want) {
+		t.Errorf("create_link: %q; want %q", trace, want)
 	}
 }

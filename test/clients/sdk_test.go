@@ -3,6 +3,7 @@ package clients_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,10 +29,6 @@ type sdkFlow struct {
 	Refreshed           sdkTokens `json:"refreshed"`
 	Invalidations       []string  `json:"invalidations"`
 	Requests            []string  `json:"requests"`
-	// Refusal and ApproveOffered report the consent page of an
-	// expectRefusal flow.
-	Refusal        string `json:"refusal"`
-	ApproveOffered bool   `json:"approveOffered"`
 }
 
 type sdkTokens struct {
@@ -48,11 +45,11 @@ type sdkTokens struct {
 // PKCE through our sign-in and consent pages, code exchange and refresh.
 // TestSDKClientMCP goes on to the MCP endpoint with such tokens.
 //
-// On the shared gateway the flow passes scope explicitly (as a
-// WWW-Authenticate challenge would). Without it the SDK asks for every scope
-// in the gateway's scopes_supported, the whole catalogue, which a member of a
-// handle offering fewer scopes cannot approve: the third flow pins that
-// limitation (docs/development.md, "MCP client suites").
+// Without a scope the SDK asks for the resource's scopes_supported: on the
+// compatibility URL the handle's connector scopes, on the shared gateway the
+// whole catalogue, which consent narrows to what the chosen handle's
+// connectors need (the third flow). The second passes a scope explicitly, as
+// a WWW-Authenticate challenge would.
 func TestSDKClientOAuthFlow(t *testing.T) {
 	s := newStack(t)
 	compat := s.cfg.CompatibilityURL(handle)
@@ -61,7 +58,7 @@ func TestSDKClientOAuthFlow(t *testing.T) {
 	flows, _ := json.Marshal([]map[string]string{
 		{"serverUrl": compat},
 		{"serverUrl": gateway, "scope": "mcp.connect skills.read", "handle": handle},
-		{"serverUrl": gateway, "expectRefusal": "true"},
+		{"serverUrl": gateway, "handle": handle},
 	})
 	start := time.Now()
 	out := s.runNode(t, []string{
@@ -77,32 +74,20 @@ func TestSDKClientOAuthFlow(t *testing.T) {
 	}
 	t.Logf("Node %s", result.Node)
 
-	wantScopes := map[string][]string{
-		compat:  scopeStrings(handleScopes), // the compatibility URL's scopes_supported
-		gateway: {"mcp.connect", "skills.read"},
-	}
-	for _, f := range result.Flows[:2] {
-		t.Run(f.ServerURL, func(t *testing.T) {
-			f.check(t, s, wantScopes[f.ServerURL], redirect)
+	all := scopeStrings(mcpv1alpha1.AllScopes())
+	for i, want := range []struct{ requested, granted []string }{
+		{scopeStrings(handleScopes), scopeStrings(handleScopes)}, // the compatibility URL's scopes_supported
+		{[]string{"mcp.connect", "skills.read"}, []string{"mcp.connect", "skills.read"}},
+		{all, scopeStrings(handleScopes)}, // the gateway's scopes_supported, narrowed at consent
+	} {
+		f := result.Flows[i]
+		t.Run(fmt.Sprintf("%d %s", i, f.ServerURL), func(t *testing.T) {
+			f.check(t, s, want.requested, want.granted, redirect)
 		})
 	}
-
-	t.Run("shared gateway with the SDK's default scopes", func(t *testing.T) {
-		f := result.Flows[2]
-		u, err := url.Parse(f.AuthorizationURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !sameScopes(u.Query().Get("scope"), scopeStrings(mcpv1alpha1.AllScopes())) {
-			t.Errorf("the SDK asked for %q; this case expects the whole catalogue (scopes_supported)", u.Query().Get("scope"))
-		}
-		if f.ApproveOffered || f.Refusal != "None of your handles lets you approve these scopes." {
-			t.Errorf("consent page: refusal %q, approve offered %v", f.Refusal, f.ApproveOffered)
-		}
-	})
 }
 
-func (f *sdkFlow) check(t *testing.T, s *stack, wantScopes []string, redirect string) {
+func (f *sdkFlow) check(t *testing.T, s *stack, requested, granted []string, redirect string) {
 	t.Helper()
 	// Discovery: RFC 9728 at the path-aware well-known URL, then RFC 8414.
 	prm := s.origin + "/.well-known/oauth-protected-resource" + strings.TrimPrefix(f.ServerURL, s.origin)
@@ -126,8 +111,8 @@ func (f *sdkFlow) check(t *testing.T, s *stack, wantScopes []string, redirect st
 		t.Errorf("authorization endpoint %s", got)
 	}
 	if q.Get("resource") != f.ServerURL || q.Get("code_challenge_method") != "S256" || q.Get("redirect_uri") != redirect ||
-		q.Get("client_id") != f.ClientID || !sameScopes(q.Get("scope"), wantScopes) {
-		t.Errorf("authorization request %s; want resource %s, S256, scopes %v", f.AuthorizationURL, f.ServerURL, wantScopes)
+		q.Get("client_id") != f.ClientID || !sameScopes(q.Get("scope"), requested) {
+		t.Errorf("authorization request %s; want resource %s, S256, scopes %v", f.AuthorizationURL, f.ServerURL, requested)
 	}
 	if f.CallbackIss != s.origin {
 		t.Errorf("iss in the code redirect %q, want %q", f.CallbackIss, s.origin)
@@ -137,12 +122,12 @@ func (f *sdkFlow) check(t *testing.T, s *stack, wantScopes []string, redirect st
 	// alice on acme with the requested scopes, and a rotated refresh token.
 	for name, tok := range map[string]sdkTokens{"issued": f.Issued, "refreshed": f.Refreshed} {
 		if !strings.HasPrefix(tok.AccessToken, tokens.AccessPrefix) || !strings.HasPrefix(tok.RefreshToken, tokens.RefreshPrefix) ||
-			!strings.EqualFold(tok.TokenType, "bearer") || tok.ExpiresIn != 3600 || !sameScopes(tok.Scope, wantScopes) {
-			t.Errorf("%s tokens %+v; want %s and %s tokens with scopes %v", name, tok, tokens.AccessPrefix, tokens.RefreshPrefix, wantScopes)
+			!strings.EqualFold(tok.TokenType, "bearer") || tok.ExpiresIn != 3600 || !sameScopes(tok.Scope, granted) {
+			t.Errorf("%s tokens %+v; want %s and %s tokens with scopes %v", name, tok, tokens.AccessPrefix, tokens.RefreshPrefix, granted)
 			continue
 		}
 		a, err := s.keys.Keys().VerifyAccess(tok.AccessToken, time.Now())
-		if err != nil || a.Handle != handle || a.Subject != "static#"+email || a.ClientID != f.ClientID || !sameScopes(strings.Join(scopeStrings(a.Scopes.Scopes()), " "), wantScopes) {
+		if err != nil || a.Handle != handle || a.Subject != "static#"+email || a.ClientID != f.ClientID || !sameScopes(strings.Join(scopeStrings(a.Scopes.Scopes()), " "), granted) {
 			t.Errorf("%s access token %+v (%v)", name, a, err)
 		}
 	}

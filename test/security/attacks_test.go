@@ -153,21 +153,29 @@ func TestGatewayHandleChoice(t *testing.T) {
 	}
 }
 
-// Scopes beyond the member's limit cannot be approved, and a refresh cannot
-// widen a grant.
+// Scopes beyond the member's limit cannot be approved: consent leaves them
+// out, a forged approval naming them is granted without them, and a refresh
+// cannot widen a grant.
 func TestScopesBeyondTheMembersLimit(t *testing.T) {
 	s := newStack(t)
 	page := s.consent(t, authorizeURL(url.Values{"scope": {"mcp.connect skills.read links.write"}}))
-	if !strings.Contains(page, "You may not approve links.write on the handle acme.") || strings.Contains(page, `value="approve"`) {
-		t.Fatalf("consent page beyond the limit:\n%s", page)
+	if !strings.Contains(page, "left out") || !strings.Contains(page, "<code>links.write</code>") || strings.Contains(page, `value="links.write"`) {
+		t.Fatalf("consent page beyond the limit does not leave links.write out:\n%s", page)
 	}
+	// A forged approval naming links.write anyway is granted without it.
 	form := testruntime.FormFields(t, page)
 	form.Set("decision", "approve")
-	if r := s.do(t, "POST", issuer+"/ui/consent", form); !isErrorPage(r, http.StatusForbidden) || !strings.Contains(r.body, "You may not approve links.write") {
-		t.Errorf("forged approval: %d %s", r.StatusCode, r.body)
+	form["scope"] = []string{"mcp.connect", "skills.read", "links.write"}
+	r := s.do(t, "POST", issuer+"/ui/consent", form)
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("forged approval: %d %s", r.StatusCode, r.body)
+	}
+	if tok := s.exchange(t, "sec-acme", callback, loc.Query().Get("code")); tok["scope"] != "mcp.connect skills.read" {
+		t.Errorf("forged approval granted %v", tok["scope"])
 	}
 	tok := s.acmeToken(t)
-	r := s.do(t, "POST", issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)},
+	r = s.do(t, "POST", issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)},
 		"client_id": {"sec-acme"}, "scope": {"mcp.connect links.read"}})
 	if r.StatusCode != http.StatusBadRequest || errorCode(r.body) != "invalid_scope" {
 		t.Errorf("a refresh widening the grant: %d %s", r.StatusCode, r.body)
