@@ -145,6 +145,11 @@ bench-handles: ## Measure the operator on 5,000 Handles against the apiserver's 
 	$(GO) run ./test/perf/handles -n 5000 $(BENCH_FLAGS)
 bench-runtime: ; $(GO) build -o bin/ ./cmd/runtime && $(GO) test -run XXX -bench . -benchtime 50x -count 5 ./test/perf/runtime && $(GO) run ./test/perf/runtime $(BENCH_FLAGS) ## MCP runtime vs a plain proxy and a bare handler, then its memory with 5,000 handles and 50,000 grants (docs/performance.md).
 
+.PHONY: bench-registrations
+bench-registrations: controlplane ## 10,000 dynamic registrations against two runtime replicas: the OAuthClients and etcd size they leave (docs/performance.md).
+	$(GO) build -o bin/ ./cmd/runtime ./cmd/links-toolset
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) run ./test/perf/registrations -n 10000 $(BENCH_FLAGS)
+
 .PHONY: load
 load: controlplane ## Measure the authorizations, refreshes and tool calls the runtime sustains at a p99 budget, and the apiserver writes they cause (docs/reliability.md).
 	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) run ./test/load $(LOAD_FLAGS)

@@ -159,6 +159,10 @@ func (e *Env) WriteKubeconfig(path, name string) error {
 	return nil
 }
 
+// EtcdURL is etcd's client URL (plain HTTP on loopback): its /metrics and
+// its JSON gateway (/v3/maintenance/status) tell a measurement etcd's size.
+func (e *Env) EtcdURL() string { return e.env.ControlPlane.Etcd.URL.String() }
+
 // StartGarbageCollector runs kube-controller-manager with only its
 // garbage-collector and namespace controllers, so objects owned by a deleted
 // object are deleted as in a real cluster. The returned function stops it.

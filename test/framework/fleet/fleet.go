@@ -70,6 +70,8 @@ type Options struct {
 	Dir string
 	// Replicas is the number of runtime replicas (at least 1).
 	Replicas int
+	// RuntimeArgs are added to every replica's command line.
+	RuntimeArgs []string
 	// PasswordCost is the bcrypt cost of the user's password hash
 	// (bcrypt.DefaultCost when 0).
 	PasswordCost int
@@ -288,7 +290,7 @@ func (f *Fleet) createObjects(ctx context.Context) error {
 func (f *Fleet) Restart(ctx context.Context, i int) error {
 	r := f.Replicas[i]
 	p, err := proc.Start(filepath.Join(f.opts.Dir, fmt.Sprintf("runtime-%d.log", i+1)), []string{"KUBECONFIG=" + f.Kubeconfig},
-		filepath.Join(f.opts.BinDir, "runtime"), "--platform-config="+f.ConfigPath, "--listen="+r.Addr)
+		filepath.Join(f.opts.BinDir, "runtime"), append([]string{"--platform-config=" + f.ConfigPath, "--listen=" + r.Addr}, f.opts.RuntimeArgs...)...)
 	if err != nil {
 		return err
 	}

@@ -30,10 +30,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -51,6 +49,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/bench"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
@@ -95,19 +94,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "runtime:", err)
 		os.Exit(1)
 	}
-	if o.output == "markdown" {
-		fmt.Println("| Measure | Result |")
-		fmt.Println("|---|---|")
-		for _, r := range rows {
-			fmt.Printf("| %s | %s |\n", r[0], strings.ReplaceAll(r[1], "|", `\|`))
-		}
-		return
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
-	}
-	_ = tw.Flush()
+	bench.PrintRows(os.Stdout, rows, o.output == "markdown")
 }
 
 func run(ctx context.Context, o options) (rows [][2]string, err error) {
@@ -165,7 +152,7 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 
 	step(fmt.Sprintf("creating %d Handles", o.handles))
 	start := time.Now()
-	if err := forAll(ctx, o.workers, o.handles, func(ctx context.Context, i int) error {
+	if err := bench.ForAll(ctx, o.workers, o.handles, func(ctx context.Context, i int) error {
 		return c.Create(ctx, benchHandle(i))
 	}); err != nil {
 		return nil, err
@@ -174,7 +161,7 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 	step(fmt.Sprintf("creating %d Connections (status: %t)", o.grants, o.grantStatus))
 	now := time.Now()
 	start = time.Now()
-	if err := forAll(ctx, o.workers, o.grants, func(ctx context.Context, i int) error {
+	if err := bench.ForAll(ctx, o.workers, o.grants, func(ctx context.Context, i int) error {
 		g := grantOf(o, i, now)
 		status := g.Status
 		if err := c.Create(ctx, g); err != nil {
@@ -334,30 +321,6 @@ func benchGrant(name, handle string, i int, scopes []mcpv1alpha1.Scope, toolCoun
 	}
 }
 
-// forAll runs f(0..n-1) on w workers and stops at the first error.
-func forAll(ctx context.Context, w, n int, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range w {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return context.Cause(ctx)
-}
-
 // touch sends one MCP ping to each grant's handle with a token of the
 // grant, and returns the time it took and each request's latency.
 func touch(ctx context.Context, o options, cfg *platform.Config, ks *tokens.KeySet, addr string, now time.Time) (time.Duration, []time.Duration, error) {
@@ -367,7 +330,7 @@ func touch(ctx context.Context, o options, cfg *platform.Config, ks *tokens.KeyS
 	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}`)
 	lat := make([]time.Duration, o.grants)
 	start := time.Now()
-	err := forAll(ctx, o.concurrency, o.grants, func(ctx context.Context, i int) error {
+	err := bench.ForAll(ctx, o.concurrency, o.grants, func(ctx context.Context, i int) error {
 		g := grantOf(o, i, now)
 		token, err := ks.MintAccess(tokens.Access{Handle: g.Spec.Handle, Subject: g.Spec.Subject, ClientID: g.Spec.ClientID, Grant: g.Name,
 			Scopes: scopeSet, Expiry: now.Add(time.Hour)})
