@@ -14,6 +14,7 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
@@ -225,5 +226,44 @@ func TestUnusedClientsExpire(t *testing.T) {
 	}
 	if err := env.Client.Get(ctx, types.NamespacedName{Name: unused}, &mcpv1alpha1.OAuthClient{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the unused client outlived its TTL: %v", err)
+	}
+}
+
+// staleCache lists the OAuthClients it was given, as an informer cache that
+// has not seen the latest writes yet.
+type staleCache struct {
+	ctrlclient.Reader
+	clients []mcpv1alpha1.OAuthClient
+}
+
+func (c staleCache) List(_ context.Context, list ctrlclient.ObjectList, _ ...ctrlclient.ListOption) error {
+	list.(*mcpv1alpha1.OAuthClientList).Items = c.clients
+	return nil
+}
+
+// A client another replica has just approved is not handed to a new
+// registrant, although this replica's cache still lists it as unused: the
+// new registrant would be bound to the other's resource.
+func TestIdenticalRegistrationAfterApprovalElsewhere(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := platform.Load("../config/platform/platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := registry.Metadata{RedirectURIs: []string{"http://127.0.0.1:33418/callback"}, ClientName: "Approved elsewhere", TokenEndpointAuthMethod: "none"}
+	first := &registry.Registry{Client: env.Client, Config: cfg, Namespace: cfg.Namespace}
+	reg, err := first.Register(ctx, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := []mcpv1alpha1.OAuthClient{*getClient(t, reg.ClientID)}
+	res, _ := cfg.ResourceOf(cfg.HostedURL("acme"))
+	if err := first.Bind(ctx, reg.ClientID, res); err != nil {
+		t.Fatal(err)
+	}
+	other := &registry.Registry{Client: env.Client, Reader: staleCache{Reader: env.Client, clients: snapshot}, Config: cfg, Namespace: cfg.Namespace}
+	again, err := other.Register(ctx, md)
+	if err != nil || again.ClientID == reg.ClientID || again.RegistrationAccessToken == "" {
+		t.Fatalf("a registration identical to a client approved elsewhere: %+v, %v; want a new client", again, err)
 	}
 }

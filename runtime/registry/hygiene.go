@@ -157,6 +157,21 @@ func identical(unused []*mcpv1alpha1.OAuthClient, spec mcpv1alpha1.OAuthClientSp
 	return found
 }
 
+// stillUnused re-reads a client the cache found unused from the apiserver:
+// another replica may have just approved (and bound) it, and answering it
+// to a new registrant would bind them to that resource. Nil when it is used
+// now, gone, or unreadable (a new client is registered instead).
+func (r *Registry) stillUnused(ctx context.Context, c *mcpv1alpha1.OAuthClient) *mcpv1alpha1.OAuthClient {
+	if c == nil {
+		return nil
+	}
+	fresh := &mcpv1alpha1.OAuthClient{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(c), fresh); err != nil || fresh.Labels[LabelUnused] == "" {
+		return nil
+	}
+	return fresh
+}
+
 // specDigest identifies a public client's metadata: its redirect URIs and
 // scopes as sets, name, binding and auth method. "" for a confidential one.
 func specDigest(spec mcpv1alpha1.OAuthClientSpec) string {

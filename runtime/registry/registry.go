@@ -104,7 +104,7 @@ func (r *Registry) Register(ctx context.Context, md Metadata) (*Registration, er
 		return nil, err
 	}
 	digest := specDigest(spec)
-	if existing := identical(unused, spec, digest); existing != nil {
+	if existing := r.stillUnused(ctx, identical(unused, spec, digest)); existing != nil {
 		// Its registration access token exists only as a hash, and stays
 		// with the first registrant: RFC 7592 management is theirs.
 		reg := r.registration(existing)
