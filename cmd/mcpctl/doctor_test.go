@@ -107,8 +107,18 @@ func partialStack(t *testing.T) *runtimeStack {
 }
 
 // doctor runs mcpctl doctor -o json against a stack and returns the exit
-// code, the report and the text output of the same run for failures.
+// code, the report and the text output of the same run for failures. The
+// run goes into the transcript.
 func (s *runtimeStack) doctor(t *testing.T, args ...string) (int, doctorReport, string) {
+	t.Helper()
+	code, rep, text := s.doctorUntranscribed(t, args...)
+	transcript(t, append([]string{doctorName, "--ca-file", s.caFile}, args...), code, text)
+	return code, rep, text
+}
+
+// doctorUntranscribed is doctor for runs that are retried until the stack
+// is ready: only the run the test keeps goes into the transcript.
+func (s *runtimeStack) doctorUntranscribed(t *testing.T, args ...string) (int, doctorReport, string) {
 	t.Helper()
 	args = append([]string{doctorName, "--ca-file", s.caFile}, args...)
 	code, out, errOut := mcpctl(append(args, "-o", "json")...)
@@ -117,20 +127,30 @@ func (s *runtimeStack) doctor(t *testing.T, args ...string) (int, doctorReport, 
 		t.Fatalf("mcpctl %s: not JSON (%v): %s%s", strings.Join(args, " "), err, out, errOut)
 	}
 	_, text, _ := mcpctl(args...)
-	transcript(t, args, code, text)
 	return code, rep, text
 }
 
+var (
+	transcriptMu   sync.Mutex
+	transcriptRuns = map[string]int{}
+)
+
 // transcript appends the command and its text output to the file
 // $MCPCTL_DOCTOR_TRANSCRIPT names, if any: docs/troubleshooting.md shows
-// these runs. Tokens and the CA file's path are shortened in the command
-// line; the output is as printed.
+// these runs. Each entry is headed "### TestName #N", N counting the test's
+// transcribed runs from 1, so that a doc block names the run it shows.
+// Tokens and the CA file's path are shortened in the command line; the
+// output is as printed.
 func transcript(t *testing.T, args []string, code int, text string) {
 	t.Helper()
 	path := os.Getenv("MCPCTL_DOCTOR_TRANSCRIPT")
 	if path == "" {
 		return
 	}
+	transcriptMu.Lock()
+	defer transcriptMu.Unlock()
+	transcriptRuns[t.Name()]++
+	n := transcriptRuns[t.Name()]
 	shown := []string{"mcpctl"}
 	for i, a := range args {
 		switch {
@@ -152,7 +172,7 @@ func transcript(t *testing.T, args []string, code int, text string) {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	fmt.Fprintf(f, "### %s\n$ %s\n%s(exit %d)\n\n", t.Name(), strings.Join(shown, " "), text, code)
+	fmt.Fprintf(f, "### %s #%d\n$ %s\n%s(exit %d)\n\n", t.Name(), n, strings.Join(shown, " "), text, code)
 }
 
 // rowIDs are the troubleshooting rows a report names.
@@ -306,11 +326,12 @@ func TestDoctorPassesAWorkingConnector(t *testing.T) {
 	var rep doctorReport
 	var text string
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		code, rep, text = s.doctor(t, args...)
+		code, rep, text = s.doctorUntranscribed(t, args...)
 		if c := stepOf(t, rep, "tools-list"); slices.Contains(c.Detail, "3 tools") || time.Now().After(deadline) {
 			break
 		}
 	}
+	transcript(t, append([]string{doctorName, "--ca-file", s.caFile}, args...), code, text)
 	if code != exitOK || rep.Failed != 0 || len(rep.Rows) != 0 {
 		t.Fatalf("exit %d, %d failed, rows %v:\n%s", code, rep.Failed, rowIDs(rep), text)
 	}
@@ -546,5 +567,25 @@ func TestDoctorFlagErrors(t *testing.T) {
 		if code != exitUsage || out != "" || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, errOut, c.want)
 		}
+	}
+}
+
+func TestDoctorTranscript(t *testing.T) {
+	path := t.TempDir() + "/transcript.md"
+	t.Setenv("MCPCTL_DOCTOR_TRANSCRIPT", path)
+	transcript(t, []string{doctorName, "--ca-file", "/tmp/ca.crt", "--handle", "acme", "--token", "mcpv1_" + strings.Repeat("a", 30)}, exitError, "FAIL  token\n")
+	transcript(t, []string{doctorName, "--ca-file", "/tmp/ca.crt", "--handle", "acme", "--token", "", "--session-id", "s1"}, exitOK, "PASS\n")
+	t.Run("case", func(t *testing.T) {
+		transcript(t, []string{doctorName, "--ca-file", "/tmp/ca.crt", "--registration-access-token", "mcpreg1_x"}, exitOK, "PASS\n")
+	})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "### TestDoctorTranscript #1\n$ mcpctl doctor --ca-file $CA_FILE --handle acme --token $TOKEN\nFAIL  token\n(exit 1)\n\n" +
+		"### TestDoctorTranscript #2\n$ mcpctl doctor --ca-file $CA_FILE --handle acme --token '' --session-id $SESSION_ID\nPASS\n(exit 0)\n\n" +
+		"### TestDoctorTranscript/case #1\n$ mcpctl doctor --ca-file $CA_FILE --registration-access-token $REGISTRATION_TOKEN\nPASS\n(exit 0)\n\n"
+	if string(b) != want {
+		t.Errorf("transcript:\n%s\nwant:\n%s", b, want)
 	}
 }
