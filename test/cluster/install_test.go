@@ -579,8 +579,9 @@ func (in *install) gateway(t *testing.T) {
 
 // sdkClient deploys the Links toolset as a pod behind a Service, points the
 // sample Toolset at it and runs the official SDK client (test/clients
-// mcp-client.mjs: auth() with its default provider flow, Client and
-// StreamableHTTPClientTransport) on acme's hosted URL through Traefik.
+// mcp-client.mjs: Client and StreamableHTTPClientTransport with an
+// OAuthClientProvider, the SDK's default flow) on acme's hosted URL through
+// Traefik.
 func (in *install) sdkClient(t *testing.T) {
 	ctx := context.Background()
 	linksURL := in.deployLinks(t)
@@ -605,8 +606,7 @@ func (in *install) sdkClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scope := "mcp.connect skills.read links.read"
-	spec, _ := json.Marshal([]map[string]any{{"serverUrl": in.platform.HostedURL(handle), "scope": scope, "handle": handle,
+	spec, _ := json.Marshal([]map[string]any{{"serverUrl": in.platform.HostedURL(handle), "handle": handle,
 		"readTool":  map[string]any{"name": "links_list_links", "arguments": map[string]any{}},
 		"writeTool": map[string]any{"name": "links_create_link", "arguments": map[string]any{"path": "/cluster", "target": "https://example.com/cluster"}}}})
 	start := time.Now()

@@ -300,7 +300,6 @@ func (e *suite) post401(mcpURL string) (int, string) {
 // mcpFlow is one flow as test/clients/mcp-client.mjs reports it.
 type mcpFlow struct {
 	ServerURL     string `json:"serverUrl"`
-	GrantedScope  string `json:"grantedScope"`
 	AccessToken   string `json:"accessToken"`
 	ServerVersion struct {
 		Name string `json:"name"`
@@ -310,14 +309,18 @@ type mcpFlow struct {
 	Tools           []struct {
 		Name string `json:"name"`
 	} `json:"tools"`
-	Read  toolResult `json:"read"`
-	Write struct {
-		Requests []struct {
-			Status          int    `json:"status"`
-			WWWAuthenticate string `json:"wwwAuthenticate"`
-		} `json:"requests"`
-	} `json:"write"`
-	OAuthRequests []string `json:"oauthRequests"`
+	Read          toolResult `json:"read"`
+	Write         toolResult `json:"write"`
+	WriteRequests []struct {
+		Status          int    `json:"status"`
+		WWWAuthenticate string `json:"wwwAuthenticate"`
+		Error           string `json:"error"`
+	} `json:"writeRequests"`
+	Consents []struct {
+		GrantedScope string `json:"grantedScope"`
+	} `json:"consents"`
+	FinalScope string   `json:"finalScope"`
+	Requests   []string `json:"requests"`
 }
 
 type toolResult struct {
@@ -327,15 +330,15 @@ type toolResult struct {
 	IsError bool `json:"isError"`
 }
 
-// sdkClient runs test/clients/mcp-client.mjs (the SDK's auth() and Client
-// with StreamableHTTPClientTransport) through Traefik: acme's hosted URL,
-// the shared URL picking beta, and beta's compatibility URL.
+// sdkClient runs test/clients/mcp-client.mjs (the SDK's Client with
+// StreamableHTTPClientTransport and an OAuthClientProvider, its default
+// flow) through Traefik: acme's hosted URL, the shared URL picking beta, and
+// beta's compatibility URL, where the user clears links.write at consent and
+// links_create_link takes the step-up.
 func (e *suite) sdkClient(t *testing.T) {
 	cfg := e.s.Config
-	scope := "mcp.connect skills.read links.read"
 	links := map[string]any{"name": "links_list_links", "arguments": map[string]any{}}
 	echo := map[string]any{"name": everythingToolset + "_echo", "arguments": map[string]any{"message": "hello through traefik"}}
-	write := map[string]any{"name": "links_create_link", "arguments": map[string]any{"path": "/e2e", "target": "https://example.com/e2e"}}
 	type flow struct {
 		url, handle string
 		read        map[string]any
@@ -346,8 +349,13 @@ func (e *suite) sdkClient(t *testing.T) {
 		{cfg.CompatibilityURL(beta), beta, links},
 	}
 	var specs []map[string]any
-	for _, f := range flows {
-		specs = append(specs, map[string]any{"serverUrl": f.url, "scope": scope, "handle": f.handle, "readTool": f.read, "writeTool": write})
+	for i, f := range flows {
+		spec := map[string]any{"serverUrl": f.url, "handle": f.handle, "readTool": f.read,
+			"writeTool": map[string]any{"name": "links_create_link", "arguments": map[string]any{"path": fmt.Sprintf("/e2e-%d", i), "target": "https://example.com/e2e"}}}
+		if i == 2 {
+			spec["uncheck"] = []string{"links.write"}
+		}
+		specs = append(specs, spec)
 	}
 	spec, _ := json.Marshal(specs)
 	start := time.Now()
@@ -365,12 +373,13 @@ func (e *suite) sdkClient(t *testing.T) {
 		want := flows[i]
 		t.Run(want.url, func(t *testing.T) {
 			a, err := e.keys.Keys().VerifyAccess(f.AccessToken, time.Now())
-			if err != nil || a.Handle != want.handle || f.GrantedScope != scope {
-				t.Fatalf("access token for %+v (%v), scope %q; want handle %s, scope %q", a, err, f.GrantedScope, want.handle, scope)
+			stepUp := i == 2
+			if err != nil || a.Handle != want.handle || len(f.Consents) == 0 || strings.Contains(f.Consents[0].GrantedScope, "links.write") != !stepUp {
+				t.Fatalf("access token for %+v (%v), consents %+v; want handle %s, links.write granted at once unless cleared", a, err, f.Consents, want.handle)
 			}
 			prm := strings.Replace(want.url, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
-			if !slices.Contains(f.OAuthRequests, "GET "+prm+" 200") || !slices.Contains(f.OAuthRequests, "POST "+cfg.Issuer+"/oauth/token 200") {
-				t.Errorf("the OAuth flow's requests lack discovery at %s or the code exchange:\n%s", prm, strings.Join(f.OAuthRequests, "\n"))
+			if !slices.Contains(f.Requests, "GET "+prm+" 200") || !slices.Contains(f.Requests, "POST "+cfg.Issuer+"/oauth/token 200") {
+				t.Errorf("the OAuth flow's requests lack discovery at %s or the code exchange:\n%s", prm, strings.Join(f.Requests, "\n"))
 			}
 			if f.ServerVersion.Name != "mcp-handle-operator" || f.ProtocolVersion != "2025-11-25" || f.SessionID == "" {
 				t.Errorf("connected to %q at %q, session %q", f.ServerVersion.Name, f.ProtocolVersion, f.SessionID)
@@ -392,15 +401,23 @@ func (e *suite) sdkClient(t *testing.T) {
 				t.Errorf("handle %s lists %d tools of server-everything: %v", want.handle, everything, names)
 			}
 			wantText := want.handle + " has no links."
-			if want.read["name"] != "links_list_links" {
+			switch {
+			case want.read["name"] != "links_list_links":
 				wantText = "Echo: hello through traefik"
+			case i == 2: // the shared URL's flow created a link on beta
+				wantText = "/e2e-1 → https://example.com/e2e"
 			}
 			if f.Read.IsError || len(f.Read.Content) != 1 || f.Read.Content[0].Text != wantText {
 				t.Errorf("%s: %+v, want %q", want.read["name"], f.Read, wantText)
 			}
-			if len(f.Write.Requests) == 0 || f.Write.Requests[0].Status != http.StatusForbidden ||
-				!strings.Contains(f.Write.Requests[0].WWWAuthenticate, `error="insufficient_scope"`) {
-				t.Errorf("links_create_link without links.write: %+v, want 403 insufficient_scope", f.Write.Requests)
+			if f.Write.IsError || len(f.Write.Content) != 1 || !strings.HasPrefix(f.Write.Content[0].Text, "Created /e2e-") {
+				t.Errorf("links_create_link: %+v", f.Write)
+			}
+			// The step-up: the 403, the refresh refused, one more consent.
+			if stepUp && (len(f.Consents) != 2 || !strings.Contains(f.FinalScope, "links.write") || len(f.WriteRequests) < 3 ||
+				f.WriteRequests[0].Status != http.StatusForbidden || !strings.Contains(f.WriteRequests[0].WWWAuthenticate, `error="insufficient_scope"`) ||
+				f.WriteRequests[1].Error != "invalid_grant") {
+				t.Errorf("step-up: consents %+v, final scope %q, requests %+v", f.Consents, f.FinalScope, f.WriteRequests)
 			}
 			if want.handle == stack.SampleHandle {
 				e.acmeToken = f.AccessToken
