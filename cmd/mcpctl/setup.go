@@ -470,6 +470,10 @@ func printText(w io.Writer, r *setupResult, t *target, f *setupFlags) {
 	}
 	if r.RegistrationAccessToken == "" {
 		fmt.Fprintf(w, "\nClient %s %s.\n", r.ClientID, r.Action)
+		if r.Action == "registered" {
+			// The server answered an identical, not yet approved client.
+			fmt.Fprintln(w, "No registration access token: an identical client not yet approved was registered before, and repairs need that registration's token.")
+		}
 		return
 	}
 	row("Registration access token", r.RegistrationAccessToken)

@@ -223,7 +223,9 @@ func TestSetupForGatewayAndCompat(t *testing.T) {
 
 func TestSetupRepairsAClient(t *testing.T) {
 	s := stack(t)
-	r := s.setup(t, "--base-domain", s.base(), "--handle", "acme", "--redirect-uri", cb1)
+	// A name of its own: a registration identical to another test's unused
+	// client would be answered with that client, without a token.
+	r := s.setup(t, "--base-domain", s.base(), "--handle", "acme", "--redirect-uri", cb1, "--client-name", "Repair test")
 	id, token := r.ClientID, r.RegistrationAccessToken
 
 	// Add a callback: the old one stays.
@@ -250,7 +252,7 @@ func TestSetupRepairsAClient(t *testing.T) {
 		t.Fatalf("wrong token: exit %d\n%s", code, errOut)
 	}
 	// The client of another binding is not repaired for this handle.
-	g := s.setup(t, "--base-domain", s.base(), "--gateway", "--redirect-uri", cb1)
+	g := s.setup(t, "--base-domain", s.base(), "--gateway", "--redirect-uri", cb1, "--client-name", "Repair test")
 	code, _, errOut = mcpctl(setupName, "--ca-file", s.caFile, "--base-domain", s.base(), "--handle", "acme",
 		"--client-id", g.ClientID, "--registration-access-token", g.RegistrationAccessToken, "--redirect-uri", cb2)
 	if code != exitError || !strings.Contains(errOut, "is registered for "+s.issuer()+"/mcp, not") {
