@@ -97,12 +97,15 @@ func TestDynamicRegistrationRefusals(t *testing.T) {
 		"http on a public host": {map[string]any{"redirect_uris": []string{"http://chatgpt.com/cb"}}, "invalid_redirect_uri"},
 		"fragment":              {map[string]any{"redirect_uris": []string{"https://chatgpt.com/cb#x"}}, "invalid_redirect_uri"},
 		"relative":              {map[string]any{"redirect_uris": []string{"/cb"}}, "invalid_redirect_uri"},
-		"implicit grant":        {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "grant_types": []string{"implicit"}}, "invalid_client_metadata"},
-		"unknown auth method":   {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"},
-		"unknown scope":         {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "scope": "links.admin"}, "invalid_client_metadata"},
-		"foreign resource":      {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "resource": "https://api.10x.in/mcp"}, "invalid_client_metadata"},
-		"not an object":         {[]string{"x"}, "invalid_client_metadata"},
-		"name longer than 128":  {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "client_name": strings.Repeat("x", 129)}, "invalid_client_metadata"},
+		"javascript scheme":     {map[string]any{"redirect_uris": []string{"javascript://x/%0aalert(1)"}, "token_endpoint_auth_method": "none"}, "invalid_redirect_uri"},
+		// Absent, the method is client_secret_basic (RFC 7591 section 2).
+		"private-use, confidential": {map[string]any{"redirect_uris": []string{"cursor://anysphere.cursor-mcp/oauth/callback"}}, "invalid_redirect_uri"},
+		"implicit grant":            {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "grant_types": []string{"implicit"}}, "invalid_client_metadata"},
+		"unknown auth method":       {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"},
+		"unknown scope":             {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "scope": "links.admin"}, "invalid_client_metadata"},
+		"foreign resource":          {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "resource": "https://api.10x.in/mcp"}, "invalid_client_metadata"},
+		"not an object":             {[]string{"x"}, "invalid_client_metadata"},
+		"name longer than 128":      {map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "client_name": strings.Repeat("x", 129)}, "invalid_client_metadata"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, out := s.doJSON(t, "POST", "https://ai.10x.in/oauth/register", "", tc.body)

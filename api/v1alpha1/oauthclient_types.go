@@ -9,6 +9,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!(has(self.handle) && has(self.gateway) && self.gateway) && (has(self.handle) || (has(self.gateway) && self.gateway) || self.registration == 'Dynamic')",message="exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway (only a dynamically registered client may stay unbound until its first authorization)"
 // +kubebuilder:validation:XValidation:rule="(!has(oldSelf.handle) && !(has(oldSelf.gateway) && oldSelf.gateway)) || (has(self.handle) == has(oldSelf.handle) && (!has(self.handle) || self.handle == oldSelf.handle) && (has(self.gateway) && self.gateway) == (has(oldSelf.gateway) && oldSelf.gateway))",message="the binding to a handle or to the gateway is immutable: register a new client instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.allowedScopes) || !has(self.defaultScopes) || self.defaultScopes.all(s, s in self.allowedScopes)",message="defaultScopes must be a subset of allowedScopes"
+// +kubebuilder:validation:XValidation:rule="!has(self.redirectURIs) || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod == 'none' || self.redirectURIs.all(u, !isURL(u) || url(u).getScheme() in ['https', 'http'])",message="private-use redirect URIs (native apps, RFC 8252 section 7.1) are for public clients only: tokenEndpointAuthMethod must be none"
 // +kubebuilder:validation:XValidation:rule="(self.registration == 'MetadataDocument') == has(self.metadataDocumentURL)",message="metadataDocumentURL is required for, and only for, registration MetadataDocument"
 type OAuthClientSpec struct {
 	// handle binds the client to one handle: its tokens are only accepted on
@@ -33,8 +34,9 @@ type OAuthClientSpec struct {
 	ClientName string `json:"clientName,omitempty"`
 
 	// redirectURIs are the exact callback URLs the client may use, compared
-	// byte for byte (for ChatGPT, the connector's
-	// https://chatgpt.com/connector/oauth/{callback_id}). There is no default
+	// byte for byte except a loopback http port (for ChatGPT, the connector's
+	// https://chatgpt.com/connector/oauth/{callback_id}; for Cursor,
+	// cursor://anysphere.cursor-mcp/oauth/callback). There is no default
 	// callback.
 	// +required
 	// +listType=set
@@ -83,12 +85,26 @@ type OAuthClientSpec struct {
 	MetadataDocumentURL string `json:"metadataDocumentURL,omitempty"`
 }
 
-// RedirectURI is an absolute callback URL: https, or http on a loopback host,
-// with no fragment and no user information.
+// RedirectURI is an absolute callback URL, one of:
+//   - https;
+//   - http on a loopback host (localhost, 127.0.0.1, [::1]), whose port the
+//     client may change when it authorizes (RFC 8252 §7.3);
+//   - a native app's private-use scheme (RFC 8252 §7.1), such as
+//     cursor://anysphere.cursor-mcp/oauth/callback or
+//     com.example.app:/callback: an RFC 3986 scheme in lowercase followed by
+//     ":/", other than a scheme the browser handles itself or passes to a
+//     system handler: http, ws, wss, ftp, file, about, blob, data,
+//     filesystem, javascript, vbscript, view-source, chrome,
+//     chrome-extension, edge, moz-extension, resource, intent, mailto, tel,
+//     sms. Only public clients (tokenEndpointAuthMethod none) may use one.
+//
+// None may contain a fragment or user information. Everything but a
+// loopback port is compared byte for byte.
 //
 // +kubebuilder:validation:MinLength=8
 // +kubebuilder:validation:MaxLength=2048
-// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="redirect URIs must be absolute https URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"
+// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() != 'http' || url(self).getHostname() in ['localhost', '127.0.0.1', '::1'])",message="redirect URIs must be absolute URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"
+// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() in ['https', 'http'] || (self.matches('^[a-z][a-z0-9+.-]*:/') && !(url(self).getScheme() in ['ws', 'wss', 'ftp', 'file', 'about', 'blob', 'data', 'filesystem', 'javascript', 'vbscript', 'view-source', 'chrome', 'chrome-extension', 'edge', 'moz-extension', 'resource', 'intent', 'mailto', 'tel', 'sms']))",message="a redirect URI's scheme must be https, http (loopback only) or a native app's private-use scheme: lowercase, followed by :/, and not one the browser handles itself (javascript, data, file, ...)"
 // +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="redirect URIs must not contain a fragment"
 // +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="redirect URIs must not contain user information (user@host)"
 type RedirectURI string

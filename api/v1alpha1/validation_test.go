@@ -87,6 +87,11 @@ func TestHandleDefaults(t *testing.T) {
 
 const bindingMessage = "exactly one of handle or gateway=true must be set: a client is bound to one handle or to the shared gateway (only a dynamically registered client may stay unbound until its first authorization)"
 
+const (
+	httpMessage   = "redirect URIs must be absolute URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"
+	schemeMessage = "a redirect URI's scheme must be https, http (loopback only) or a native app's private-use scheme: lowercase, followed by :/, and not one the browser handles itself (javascript, data, file, ...)"
+)
+
 func TestOAuthClientValidation(t *testing.T) {
 	const cb = "https://chatgpt.com/connector/oauth/cb_1"
 	cases := []celCase{
@@ -106,9 +111,9 @@ func TestOAuthClientValidation(t *testing.T) {
 		{name: "too many redirect URIs", manifest: oauthClient("e5", `{handle: acme, clientName: x, redirectURIs: [`+manyURIs(17)+`]}`),
 			wantField: "spec.redirectURIs", wantMessage: "Too many: 17: must have at most 16 items"},
 		{name: "http redirect on a public host", manifest: oauthClient("e6", `{handle: acme, clientName: x, redirectURIs: ["http://chatgpt.com/cb"]}`),
-			wantField: "spec.redirectURIs[0]", wantMessage: "redirect URIs must be absolute https URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"},
+			wantField: "spec.redirectURIs[0]", wantMessage: httpMessage},
 		{name: "relative redirect", manifest: oauthClient("e7", `{handle: acme, clientName: x, redirectURIs: ["chatgpt.com/connector/oauth/cb"]}`),
-			wantField: "spec.redirectURIs[0]", wantMessage: "redirect URIs must be absolute https URLs; http is allowed only for localhost, 127.0.0.1 and [::1]"},
+			wantField: "spec.redirectURIs[0]", wantMessage: httpMessage},
 		{name: "redirect with fragment", manifest: oauthClient("e8", `{handle: acme, clientName: x, redirectURIs: ["https://chatgpt.com/cb#frag"]}`),
 			wantField: "spec.redirectURIs[0]", wantMessage: "redirect URIs must not contain a fragment"},
 		{name: "default scopes beyond allowed", manifest: oauthClient("e9", `{handle: acme, clientName: x, redirectURIs: [`+cb+`], allowedScopes: [mcp.connect, skills.read], defaultScopes: [mcp.connect, links.read]}`),
@@ -125,6 +130,27 @@ func TestOAuthClientValidation(t *testing.T) {
 			wantField: "spec.metadataDocumentURL", wantMessage: "metadataDocumentURL must be an https URL with a path"},
 		{name: "handle not a DNS label", manifest: oauthClient("e15", `{handle: Acme, clientName: x, redirectURIs: [`+cb+`]}`),
 			wantField: "spec.handle", wantMessage: `spec.handle in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'`},
+		{name: "private-use redirects", manifest: oauthClient("p1", `{handle: acme, clientName: Cursor, redirectURIs: ["cursor://anysphere.cursor-mcp/oauth/callback", "vscode://vscode.github-authentication/did-authenticate", "com.example.app:/oauth2redirect"]}`)},
+		{name: "private-use redirect of a confidential client", manifest: oauthClient("p2", `{handle: acme, clientName: x, redirectURIs: [`+cb+`, "cursor://anysphere.cursor-mcp/oauth/callback"], tokenEndpointAuthMethod: client_secret_basic}`),
+			wantField: "spec", wantMessage: "private-use redirect URIs (native apps, RFC 8252 section 7.1) are for public clients only: tokenEndpointAuthMethod must be none"},
+		{name: "private-use scheme in capitals", manifest: oauthClient("p3", `{handle: acme, clientName: x, redirectURIs: ["Cursor://anysphere.cursor-mcp/oauth/callback"]}`),
+			wantField: "spec.redirectURIs[0]", wantMessage: schemeMessage},
+		{name: "private-use scheme without a slash", manifest: oauthClient("p4", `{handle: acme, clientName: x, redirectURIs: ["com.example.app:callback"]}`),
+			wantField: "spec.redirectURIs[0]", wantMessage: schemeMessage},
+		{name: "private-use redirect with user information", manifest: oauthClient("p5", `{handle: acme, clientName: x, redirectURIs: ["cursor://evil@anysphere.cursor-mcp/oauth/callback"]}`),
+			wantField: "spec.redirectURIs[0]", wantMessage: "redirect URIs must not contain user information (user@host)"},
+		{name: "private-use redirect with fragment", manifest: oauthClient("p6", `{handle: acme, clientName: x, redirectURIs: ["cursor://anysphere.cursor-mcp/oauth/callback#x"]}`),
+			wantField: "spec.redirectURIs[0]", wantMessage: "redirect URIs must not contain a fragment"},
+	}
+	// The Go list and the CEL rule's list must agree: each listed scheme is
+	// refused by the apiserver too (http by the loopback rule).
+	for i, scheme := range v1alpha1.NonPrivateUseSchemes {
+		c := celCase{name: "scheme " + scheme, manifest: oauthClient(fmt.Sprintf("s%d", i), `{handle: acme, clientName: x, redirectURIs: ["`+scheme+`://example.com/cb"]}`),
+			wantField: "spec.redirectURIs[0]", wantMessage: schemeMessage}
+		if scheme == "http" {
+			c.wantMessage = httpMessage
+		}
+		cases = append(cases, c)
 	}
 	runCases(t, cases)
 

@@ -419,8 +419,9 @@ func (d *MetadataDocuments) allowHost(host string) bool {
 // returns it, or why it cannot be used: a JSON object whose client_id is the
 // URL exactly, with redirect_uris, no client secret, and able to use the
 // client authentication none (these clients are public: PKCE only).
-// Redirect URIs this server would not accept (custom schemes, plain http
-// other than loopback, fragments) are dropped; at least one must remain.
+// Redirect URIs this server would not accept (a browser's own schemes,
+// plain http other than loopback, fragments) are dropped; at least one must
+// remain.
 func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataDocument, string) {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil || members == nil {
@@ -464,7 +465,7 @@ func ParseClientMetadataDocument(clientID string, body []byte) (*ClientMetadataD
 		}
 	}
 	if len(accepted) == 0 {
-		return nil, "none of the document's redirect_uris is an https URL (or http on localhost, 127.0.0.1 or [::1]) without a fragment or user information"
+		return nil, "none of the document's redirect_uris is an https URL, http on localhost, 127.0.0.1 or [::1], or a native app's private-use URI (lowercase scheme:/...), without a fragment or user information"
 	}
 	doc.RedirectURIs = accepted
 	doc.ClientName = sanitizeClientName(doc.ClientName)

@@ -92,7 +92,7 @@ func validDoc(clientID string, extra ...string) string {
 	members := []string{
 		fmt.Sprintf(`"client_id":%q`, clientID),
 		`"client_name":"Example Client"`,
-		`"redirect_uris":["https://app.example.com/callback","myapp://callback","http://127.0.0.1:33418/cb"]`,
+		`"redirect_uris":["https://app.example.com/callback","myapp://callback","javascript://x/%0aalert(1)","http://127.0.0.1:33418/cb"]`,
 		`"grant_types":["authorization_code","refresh_token"]`,
 		`"response_types":["code"]`,
 		`"token_endpoint_auth_method":"none"`,
@@ -115,8 +115,9 @@ func TestMetadataDocumentFetchAndCache(t *testing.T) {
 	if doc.ClientID != id || doc.ClientName != "Example Client" {
 		t.Errorf("document %+v", doc)
 	}
-	// The custom scheme is dropped; the https and loopback callbacks stay.
-	if got := strings.Join(doc.RedirectURIs, " "); got != "https://app.example.com/callback http://127.0.0.1:33418/cb" {
+	// A browser's own scheme is dropped; the https, private-use and loopback
+	// callbacks stay.
+	if got := strings.Join(doc.RedirectURIs, " "); got != "https://app.example.com/callback myapp://callback http://127.0.0.1:33418/cb" {
 		t.Errorf("redirect URIs %q", got)
 	}
 	clock = clock.Add(599 * time.Second)
@@ -399,7 +400,7 @@ func TestParseClientMetadataDocument(t *testing.T) {
 		{"private_key_jwt preferred, none supported", strings.Replace(validDoc(id, `"token_endpoint_auth_methods_supported":["none","private_key_jwt"]`), `"none"`, `"private_key_jwt"`, 1), ""},
 		{"private_key_jwt only", strings.Replace(validDoc(id, `"token_endpoint_auth_methods_supported":["private_key_jwt"]`), `"none"`, `"private_key_jwt"`, 1), "must be none or absent"},
 		{"no redirect_uris", `{"client_id":"` + id + `"}`, "no redirect_uris"},
-		{"only unusable redirect URIs", `{"client_id":"` + id + `","redirect_uris":["myapp://cb","http://example.com/cb","https://a.example.com/cb#f"]}`, "none of the document's redirect_uris"},
+		{"only unusable redirect URIs", `{"client_id":"` + id + `","redirect_uris":["javascript://cb/%0aalert(1)","MyApp://cb","http://example.com/cb","https://a.example.com/cb#f"]}`, "none of the document's redirect_uris"},
 		{"redirect_uris of the wrong type", `{"client_id":"` + id + `","redirect_uris":"https://app.example.com/cb"}`, "redirect_uris has the wrong JSON type"},
 		{"no authorization_code grant", strings.Replace(validDoc(id), `"authorization_code",`, "", 1), "grant_types does not include authorization_code"},
 		{"no code response type", strings.Replace(validDoc(id), `["code"]`, `["token"]`, 1), "response_types does not include code"},
@@ -480,7 +481,7 @@ func TestMetadataDocumentClients(t *testing.T) {
 	}
 	host := strings.TrimPrefix(s.URL, "https://")
 	if c.ClientID() != docID || c.UID != "" || c.Confidential() || c.Spec.Handle != "" || c.Spec.Gateway ||
-		c.Spec.ClientName != "Example Client ("+host+")" || len(c.Spec.RedirectURIs) != 2 ||
+		c.Spec.ClientName != "Example Client ("+host+")" || len(c.Spec.RedirectURIs) != 3 ||
 		fmt.Sprint(c.Spec.DefaultScopes) != "[mcp.connect links.read]" {
 		t.Errorf("document client %+v", c.Spec)
 	}

@@ -92,6 +92,7 @@ func FuzzRedirectLocation(f *testing.F) {
 	for _, s := range []string{"xyz", "a&code=evil", "a#frag", "a%26code%3Devil", "a\r\nLocation: https://evil", "", "?", "&&&", "é"} {
 		f.Add(cb, s)
 		f.Add("http://127.0.0.1:3000/cb?app=1", s)
+		f.Add("cursor://anysphere.cursor-mcp/oauth/callback", s)
 	}
 	f.Fuzz(func(t *testing.T, redirectURI, state string) {
 		if mcpv1alpha1.RedirectURI(redirectURI).Validate() != nil {

@@ -265,6 +265,9 @@ func (r *Registry) specFor(md Metadata, existing *mcpv1alpha1.OAuthClient) (mcpv
 	default:
 		return spec, fmt.Errorf("%w: token_endpoint_auth_method must be none, client_secret_basic or client_secret_post", ErrInvalidMetadata)
 	}
+	if err := spec.PublicRedirects(); err != nil {
+		return spec, fmt.Errorf("%w: %s", ErrInvalidRedirectURI, err.Error())
+	}
 	for _, g := range md.GrantTypes {
 		if g != "authorization_code" && g != "refresh_token" {
 			return spec, fmt.Errorf("%w: grant type %q is not supported", ErrInvalidMetadata, g)

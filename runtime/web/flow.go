@@ -301,21 +301,32 @@ func describe(scopes []mcpv1alpha1.Scope) []mcpv1alpha1.ScopeDefinition {
 
 // redirectHost is the host a redirect URI sends the browser to, as the
 // consent page names it: the one place a person can check where the code
-// goes.
+// goes. A private-use URI goes to whichever app claims its scheme, so the
+// page names the scheme (and the host, which the app reads).
 func redirectHost(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return raw
+	case u.Scheme != "https" && u.Scheme != "http" && u.Host != "":
+		return "the app that opens " + u.Scheme + ": links (" + u.Host + ")"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "the app that opens " + u.Scheme + ": links"
 	}
 	return u.Host
 }
 
-// origin returns scheme://host of a URL, for the form-action policy that
-// lets the consent form redirect to the client.
+// origin returns the form-action source that lets the consent form redirect
+// to the client: scheme://host, or for a private-use URI the scheme-source
+// "cursor:", since browsers give such a URL no host that a host-source
+// could match (CSP3 section 6.7.2.8).
 func origin(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return ""
+	case u.Scheme != "https" && u.Scheme != "http":
+		return u.Scheme + ":"
 	}
 	return u.Scheme + "://" + u.Host
 }
