@@ -130,6 +130,9 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 	if err := runtime.IndexMetadataDocumentURLs(ctx, informers); err != nil {
 		return err
 	}
+	if err := registry.Index(ctx, informers); err != nil {
+		return err
+	}
 	// Every kind a request reads is watched from the start, so the first
 	// requests do not wait for an informer to sync and /readyz can tell.
 	for _, obj := range []client.Object{&mcpv1alpha1.Handle{}, &mcpv1alpha1.OAuthClient{}, &mcpv1alpha1.Connection{}, &mcpv1alpha1.Toolset{}, &corev1.Secret{}} {
@@ -175,7 +178,7 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		Config: cfg, Handles: cluster, Clients: clients, Secrets: cluster,
 		Users: users, OIDC: oidcSignIn,
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now},
-		Registry: &registry.Registry{Client: direct, Reader: informers, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
+		Registry: &registry.Registry{Client: direct, Reader: informers, Indexed: true, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter, RegistrationsPerMinute: tokenFlags.registrationsPerMinute,
 	}

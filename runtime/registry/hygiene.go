@@ -53,6 +53,42 @@ const (
 	LabelDigest = "mcp.10x.in/registration-digest"
 )
 
+// Field indexes of an informer cache (Index): without them a label
+// selector scans every OAuthClient, used ones included.
+const (
+	unusedIndex = "registry.unused"
+	handleIndex = "registry.handle"
+)
+
+// Index registers the registry's field indexes with an informer cache,
+// before it starts; set Registry.Indexed when they are.
+func Index(ctx context.Context, indexer client.FieldIndexer) error {
+	for name, label := range map[string]string{unusedIndex: LabelUnused, handleIndex: mcpv1alpha1.LabelHandle} {
+		err := indexer.IndexField(ctx, &mcpv1alpha1.OAuthClient{}, name, func(o client.Object) []string {
+			if v := o.GetLabels()[label]; v != "" && o.(*mcpv1alpha1.OAuthClient).Spec.Registration == mcpv1alpha1.RegistrationDynamic {
+				return []string{v}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("failed to index OAuthClients by %s: %w", label, err)
+		}
+	}
+	return nil
+}
+
+// selecting selects the dynamic clients with a registry label: through
+// its field index when Reader has them.
+func (r *Registry) selecting(label, value string) client.ListOption {
+	if !r.Indexed {
+		return client.MatchingLabels{label: value}
+	}
+	if label == LabelUnused {
+		return client.MatchingFields{unusedIndex: value}
+	}
+	return client.MatchingFields{handleIndex: value}
+}
+
 // recentFor bounds how long a client this replica created is counted
 // without Reader listing it (the informer's lag is milliseconds).
 const recentFor = 30 * time.Second
@@ -108,7 +144,7 @@ func (r *Registry) expired(c *mcpv1alpha1.OAuthClient, now time.Time) bool {
 // the cache: read them only.
 func (r *Registry) unused(ctx context.Context) ([]*mcpv1alpha1.OAuthClient, error) {
 	var l mcpv1alpha1.OAuthClientList
-	if err := r.reader().List(ctx, &l, client.MatchingLabels{LabelUnused: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.reader().List(ctx, &l, r.selecting(LabelUnused, "true"), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list unused clients: %w", err)
 	}
 	now := r.now()
@@ -237,7 +273,7 @@ func (r *Registry) checkHandle(ctx context.Context, handle string, unused []*mcp
 		return nil
 	}
 	var l mcpv1alpha1.OAuthClientList
-	if err := r.reader().List(ctx, &l, client.MatchingLabels{mcpv1alpha1.LabelHandle: handle}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.reader().List(ctx, &l, r.selecting(mcpv1alpha1.LabelHandle, handle), client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("failed to list the clients of handle %s: %w", handle, err)
 	}
 	n := 0
@@ -297,7 +333,7 @@ func (r *Registry) Expire(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var l mcpv1alpha1.OAuthClientList
-	if err := r.reader().List(ctx, &l, client.MatchingLabels{LabelUnused: "true"}); err != nil {
+	if err := r.reader().List(ctx, &l, r.selecting(LabelUnused, "true")); err != nil {
 		return 0, fmt.Errorf("failed to list unused clients: %w", err)
 	}
 	now, deleted := r.now(), 0

@@ -73,7 +73,10 @@ type Registry struct {
 	Client client.Client
 	// Reader counts unused clients and finds identical ones: the informer
 	// cache in production. Nil means Client.
-	Reader    client.Reader
+	Reader client.Reader
+	// Indexed says Reader has the field indexes of Index (the informer
+	// cache in production).
+	Indexed   bool
 	Config    *platform.Config
 	Namespace string
 	// Limits bound what registrations leave behind; the zero value bounds
