@@ -48,6 +48,8 @@ const (
 	email    = "ada@acme.example"
 	password = "correct horse"
 	callback = "https://chatgpt.com/connector/oauth/cb_browser"
+	// A native app's private-use callback (RFC 8252 section 7.1).
+	cursorCallback = "cursor://anysphere.cursor-mcp/oauth/callback"
 	// A client chooses its own name; the page must show it as text.
 	hostileName = `<img src=x onerror=alert(document.domain)>ChatGPT "acme"`
 )
@@ -91,6 +93,8 @@ func startRuntime(t *testing.T) (*platform.Config, *httptest.Server) {
 			Members: []mcpv1alpha1.HandleMember{{User: email, Role: mcpv1alpha1.MemberRoleAdmin}}}},
 		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{
 			Handle: "acme", ClientName: hostileName, RedirectURIs: []mcpv1alpha1.RedirectURI{callback}}},
+		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-cursor"}, Spec: mcpv1alpha1.OAuthClientSpec{
+			Handle: "acme", ClientName: "Cursor", RedirectURIs: []mcpv1alpha1.RedirectURI{cursorCallback}}},
 	}
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -212,6 +216,65 @@ func TestIntegrationsPageInChromium(t *testing.T) {
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d JavaScript dialogs opened: a client name ran as markup", n)
 	}
+}
+
+// The consent form's redirect to a private-use callback must pass the
+// page's form-action policy: Chromium refuses it under the host-source
+// cursor://anysphere.cursor-mcp, so the page must name the scheme. Headless
+// Chromium opens no app, so the test waits for the grant (recorded before the
+// redirect is answered) and then for a policy violation that must not come.
+func TestPrivateUseRedirectInChromium(t *testing.T) {
+	testbrowser.ChromiumPath(t)
+	_, ts := startRuntime(t)
+	ctx := browser(t, ts)
+	steps := &testbrowser.Steps{T: t, Ctx: ctx, Dir: artifacts(t), Timeout: 20 * time.Second}
+	_, challenge := pkce()
+	authorize := "https://ai.10x.in/oauth/authorize?" + url.Values{"client_id": {"acme-cursor"}, "redirect_uri": {cursorCallback},
+		"response_type": {"code"}, "state": {"cursor"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+		"resource": {"https://acme.mcp.10x.in/mcp"}, "scope": {"mcp.connect skills.read"}}.Encode()
+	steps.Run("sign in", chromedp.Navigate(authorize),
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="approve"]`)))
+	if got := steps.Text("main p:nth-of-type(2) strong"); got != "the app that opens cursor: links (anysphere.cursor-mcp)" {
+		t.Errorf("the consent page says the browser goes to %q", got)
+	}
+	steps.Screenshot("consent-cursor")
+	// The click runs after Evaluate returns: the navigation it starts never
+	// completes in a browser without the app.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`window.violations = [];
+		document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));
+		setTimeout(() => document.querySelector('button[value="approve"]').click(), 0); 0`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !approved(t, "acme-cursor") {
+		if time.Now().After(deadline) {
+			t.Fatal("no grant was recorded for acme-cursor after the approval")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.violations`))
+	if err != nil || len(violations) != 0 {
+		t.Errorf("the redirect to %s broke the page's policy: %v %v", cursorCallback, violations, err)
+	}
+}
+
+// approved reports whether a grant exists for the client.
+func approved(t *testing.T, clientID string) bool {
+	t.Helper()
+	var conns mcpv1alpha1.ConnectionList
+	if err := env.Client.List(context.Background(), &conns); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns.Items {
+		if c.Spec.ClientID == clientID {
+			return true
+		}
+	}
+	return false
 }
 
 func exists(t *testing.T, grant string) bool {
