@@ -42,7 +42,7 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 	tools.Server = server.NewMCPServer("mcp-handle-operator", version, server.WithToolCapabilities(true),
 		server.WithToolFilter(tools.Filter), server.WithHooks(hooks), server.WithRecovery())
 	s.Upstream = minter
-	s.Authorized = bootstrap.SmokeCheck
+	s.Authorized = bootstrap.Authorized
 	var grants endpoint.Grants = cluster
 	if writer != nil {
 		grants = &GrantsWithFallback{Cluster: cluster, Direct: writer}
@@ -50,6 +50,7 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 	s.MCP = &endpoint.Endpoint{Config: s.Config, Handles: cluster, Grants: grants, Keys: s.Keys, Tools: tools, MCP: tools.Server, Now: time.Now}
 	if s.Grants != nil {
 		s.MCP.StepUps = StepUps{Cache: cluster, Store: s.Grants, Now: time.Now}
+		s.MCP.Bootstrap = bootstrap
 	}
 	return &MCP{Endpoint: s.MCP, Tools: tools, Bootstrap: bootstrap}
 }

@@ -140,6 +140,61 @@ type ConnectionBootstrap struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	LastError string `json:"lastError,omitempty"`
+
+	// steps are the bootstrap flow's steps, each with its last result:
+	// Authorized (the code was exchanged), ToolsChecked (the runtime
+	// checked, before the connector's first tool request, that the
+	// handle's toolsets answer with their tools; a request that arrives
+	// meanwhile waits for it) and ToolsDiscovered (the connector listed the
+	// tools). Once ToolsChecked has succeeded the connection is
+	// bootstrapped and later requests skip the check.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=3
+	Steps []ConnectionBootstrapStep `json:"steps,omitempty"`
+}
+
+// BootstrapStep names a step of the bootstrap flow.
+// +kubebuilder:validation:Enum=Authorized;ToolsChecked;ToolsDiscovered
+type BootstrapStep string
+
+// The bootstrap flow's steps, in order.
+const (
+	BootstrapStepAuthorized      BootstrapStep = "Authorized"
+	BootstrapStepToolsChecked    BootstrapStep = "ToolsChecked"
+	BootstrapStepToolsDiscovered BootstrapStep = "ToolsDiscovered"
+)
+
+// BootstrapResult is how a bootstrap step ended.
+// +kubebuilder:validation:Enum=Succeeded;Failed
+type BootstrapResult string
+
+// The results of a bootstrap step.
+const (
+	BootstrapSucceeded BootstrapResult = "Succeeded"
+	BootstrapFailed    BootstrapResult = "Failed"
+)
+
+// ConnectionBootstrapStep is the last result of one bootstrap step.
+type ConnectionBootstrapStep struct {
+	// name is the step.
+	// +required
+	Name BootstrapStep `json:"name,omitempty"`
+
+	// result is how the step last ended.
+	// +required
+	Result BootstrapResult `json:"result,omitempty"`
+
+	// time is when it ended.
+	// +required
+	Time *metav1.Time `json:"time,omitempty"`
+
+	// message says what the step found: the tools counted, or why it
+	// failed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 }
 
 // StepUpWindow is how long after a request needed more scopes the grant's

@@ -2,40 +2,66 @@ package endpoint
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"golang.org/x/sync/singleflight"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 )
 
-// Bootstrap records, on the grant, that a connector's tool discovery
-// worked: the last step of the guide's bootstrap flow, after which later
-// requests need no further checks. Writes happen off the request path and
-// only when the grant (read from the cache) records something else.
+// DefaultBootstrapTimeout bounds the bootstrap check: how long a
+// connector's first tool request may wait for the handle's toolsets.
+const DefaultBootstrapTimeout = 20 * time.Second
+
+// Bootstrap is the guide's connector bootstrap flow, recorded step by step
+// on the grant (status.bootstrap.steps). When a code is exchanged
+// (Authorized) the runtime checks tool discovery for the new connection:
+// every toolset of the handle must answer with its tools, and one that is
+// still coming up is fetched again until it does, within Timeout. The
+// connector's first tools/list or tools/call that arrives meanwhile waits
+// for that check (Ensure) and is then answered — the original request
+// resumes once the connector is ready — instead of failing with "tool not
+// found". Once the check has succeeded the connection is bootstrapped: the
+// grant says so, and every later request, on any replica, skips the check.
+// Finally the connector's own tools/list is recorded (Hooks).
 type Bootstrap struct {
 	// Grants reads grants from the informer cache.
 	Grants interface {
 		Grant(ctx context.Context, name string) (*mcpv1alpha1.Connection, error)
 	}
-	// Recorder writes the result to the grant.
+	// Recorder writes the steps to the grant.
 	Recorder interface {
 		RecordDiscovery(ctx context.Context, name string, toolCount int, err error) error
+		RecordStep(ctx context.Context, name string, step mcpv1alpha1.ConnectionBootstrapStep) error
 	}
 	// Handles reads handles from the cache.
 	Handles Handles
-	// Tools says how many tools a handle offers and which of its toolsets
-	// do not answer.
+	// Tools checks that a handle's toolsets answer with their tools.
 	Tools interface {
-		Health(ctx context.Context, h *mcpv1alpha1.Handle) (int, error)
+		Check(ctx context.Context, h *mcpv1alpha1.Handle) (int, error)
 	}
-	Log *slog.Logger
-	Now func() time.Time
+	// Timeout bounds the check; DefaultBootstrapTimeout when 0.
+	Timeout time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+
+	checks singleflight.Group
+	mu     sync.Mutex
+	// done holds the grants this replica has bootstrapped, until its cache
+	// shows the recorded step.
+	done map[string]bool
 }
+
+// doneLimit bounds done; past it the cache answers alone.
+const doneLimit = 10000
 
 // Hooks returns the mcp-go hooks that observe tool discovery.
 func (b *Bootstrap) Hooks() *server.Hooks {
@@ -48,17 +74,84 @@ func (b *Bootstrap) Hooks() *server.Hooks {
 	return hooks
 }
 
-// SmokeCheck is the bootstrap flow's check right after an authorization:
-// the tools the connector will find on its handle, and any toolset that
-// does not answer, recorded on the new grant before the connector's first
-// tools/list.
-func (b *Bootstrap) SmokeCheck(ctx context.Context, conn *mcpv1alpha1.Connection) {
-	h, err := b.Handles.Handle(ctx, conn.Spec.Handle)
-	if err != nil || h == nil {
+// Authorized is told of a grant whose code was just exchanged: it records
+// the Authorized step and starts the check, in the background, so that it
+// is done or under way when the connector's first tool request arrives.
+func (b *Bootstrap) Authorized(ctx context.Context, conn *mcpv1alpha1.Connection) {
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		b.record(ctx, conn.Name, mcpv1alpha1.ConnectionBootstrapStep{Name: mcpv1alpha1.BootstrapStepAuthorized, Result: mcpv1alpha1.BootstrapSucceeded,
+			Message: "the code was exchanged for tokens"})
+		h, err := b.Handles.Handle(ctx, conn.Spec.Handle)
+		if err != nil || h == nil {
+			return
+		}
+		b.Ensure(ctx, conn.Name, h)
+	}()
+}
+
+// Ensure returns once the grant is bootstrapped, or its check has run (or
+// ctx ends): the first request through a grant runs the check, or joins the
+// one under way, and later ones return at once.
+func (b *Bootstrap) Ensure(ctx context.Context, grant string, h *mcpv1alpha1.Handle) {
+	if b.bootstrapped(ctx, grant) {
 		return
 	}
-	count, err := b.Tools.Health(ctx, h)
-	b.Record(ctx, conn.Name, count, err)
+	result := b.checks.DoChan(grant, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout())
+		defer cancel()
+		count, err := b.Tools.Check(ctx, h)
+		step := mcpv1alpha1.ConnectionBootstrapStep{Name: mcpv1alpha1.BootstrapStepToolsChecked, Result: mcpv1alpha1.BootstrapSucceeded,
+			Message: fmt.Sprintf("the handle's toolsets answered with %d tools", count)}
+		if err != nil {
+			step.Result, step.Message = mcpv1alpha1.BootstrapFailed, err.Error()
+		}
+		// Recorded before the waiting requests go on, so the grant shows
+		// the step by the time the connector sees its first answer.
+		b.record(ctx, grant, step)
+		if err == nil {
+			b.mu.Lock()
+			if b.done == nil || len(b.done) >= doneLimit {
+				b.done = map[string]bool{}
+			}
+			b.done[grant] = true
+			b.mu.Unlock()
+		}
+		return nil, nil
+	})
+	select {
+	case <-result:
+	case <-ctx.Done():
+	}
+}
+
+// bootstrapped reports whether the grant's check has succeeded, as this
+// replica saw it or its cache records it.
+func (b *Bootstrap) bootstrapped(ctx context.Context, grant string) bool {
+	b.mu.Lock()
+	done := b.done[grant]
+	b.mu.Unlock()
+	if done {
+		return true
+	}
+	conn, err := b.Grants.Grant(ctx, grant)
+	return err == nil && conn != nil && grants.Bootstrapped(conn)
+}
+
+func (b *Bootstrap) record(ctx context.Context, grant string, step mcpv1alpha1.ConnectionBootstrapStep) {
+	step.Time = &metav1.Time{Time: b.Now()}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.Recorder.RecordStep(ctx, grant, step); err != nil {
+		b.Log.Error("bootstrap step not recorded on the grant", "grant", grant, "step", step.Name, "error", err)
+	}
+}
+
+func (b *Bootstrap) timeout() time.Duration {
+	if b.Timeout > 0 {
+		return b.Timeout
+	}
+	return DefaultBootstrapTimeout
 }
 
 // Record writes a discovery result to a grant unless the cached grant

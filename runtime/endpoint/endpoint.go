@@ -68,6 +68,11 @@ type Endpoint struct {
 	Tools   Tools
 	// StepUps records refusals for lacking scopes; nil records none.
 	StepUps StepUps
+	// Bootstrap holds a connection's first tool request until its
+	// bootstrap check has run (see Bootstrap); nil checks nothing.
+	Bootstrap interface {
+		Ensure(ctx context.Context, grant string, h *mcpv1alpha1.Handle)
+	}
 	// MCP serves what passes the checks; its tool filter and handlers read
 	// the principal from the request context.
 	MCP *server.MCPServer
@@ -117,6 +122,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if prob == nil {
+			if e.Bootstrap != nil && needsTools(msgs) {
+				e.Bootstrap.Ensure(r.Context(), p.Token.Grant, p.Handle)
+			}
 			await(r.Context(), e.Tools, p.Handle, msgs)
 			prob = e.authorize(p, msgs)
 		}

@@ -69,6 +69,16 @@ func await(ctx context.Context, tools Tools, h *mcpv1alpha1.Handle, msgs []messa
 	}
 }
 
+// needsTools reports whether a message lists or calls tools.
+func needsTools(msgs []message) bool {
+	for _, m := range msgs {
+		if m.Method == "tools/list" || m.Method == "tools/call" {
+			return true
+		}
+	}
+	return false
+}
+
 // needed returns the scopes a message needs: mcp.connect for everything,
 // skills.read to discover tools, the tool's own scopes to call it.
 func needed(tools Tools, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {

@@ -60,6 +60,12 @@ func (s *Store) RecordDiscovery(ctx context.Context, name string, toolCount int,
 			cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, mcpv1alpha1.ConnectionReasonToolsDiscovered, "the connector listed the handle's tools"
 		}
 		meta.SetStatusCondition(&conn.Status.Conditions, cond)
+		result := mcpv1alpha1.BootstrapSucceeded
+		if discoveryErr != nil {
+			result = mcpv1alpha1.BootstrapFailed
+		}
+		setStep(conn, mcpv1alpha1.ConnectionBootstrapStep{Name: mcpv1alpha1.BootstrapStepToolsDiscovered, Result: result,
+			Time: &metav1.Time{Time: now}, Message: cond.Message})
 		return "", nil
 	})
 	if errors.Is(err, errUnchanged) || errors.Is(err, ErrNotFound) {
@@ -73,4 +79,61 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Bootstrapped reports whether the grant's bootstrap check has succeeded:
+// requests through it skip the check from then on.
+func Bootstrapped(conn *mcpv1alpha1.Connection) bool {
+	st := step(conn, mcpv1alpha1.BootstrapStepToolsChecked)
+	return st != nil && st.Result == mcpv1alpha1.BootstrapSucceeded
+}
+
+// RecordStep records the result of a bootstrap step on the grant unless it
+// records the same result and message already. A grant that is gone is not
+// an error.
+func (s *Store) RecordStep(ctx context.Context, name string, st mcpv1alpha1.ConnectionBootstrapStep) error {
+	if st.Time == nil {
+		st.Time = &metav1.Time{Time: s.Now()}
+	}
+	st.Message = truncate(st.Message, 1024)
+	_, _, err := s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+		if old := step(conn, st.Name); old != nil && old.Result == st.Result && old.Message == st.Message {
+			return "", errUnchanged
+		}
+		setStep(conn, st)
+		return "", nil
+	})
+	if errors.Is(err, errUnchanged) || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func step(conn *mcpv1alpha1.Connection, name mcpv1alpha1.BootstrapStep) *mcpv1alpha1.ConnectionBootstrapStep {
+	if conn.Status.Bootstrap == nil {
+		return nil
+	}
+	for i := range conn.Status.Bootstrap.Steps {
+		if conn.Status.Bootstrap.Steps[i].Name == name {
+			return &conn.Status.Bootstrap.Steps[i]
+		}
+	}
+	return nil
+}
+
+// setStep replaces the step's entry, keeping the steps in flow order.
+func setStep(conn *mcpv1alpha1.Connection, st mcpv1alpha1.ConnectionBootstrapStep) {
+	if conn.Status.Bootstrap == nil {
+		conn.Status.Bootstrap = &mcpv1alpha1.ConnectionBootstrap{}
+	}
+	var steps []mcpv1alpha1.ConnectionBootstrapStep
+	for _, name := range []mcpv1alpha1.BootstrapStep{mcpv1alpha1.BootstrapStepAuthorized, mcpv1alpha1.BootstrapStepToolsChecked, mcpv1alpha1.BootstrapStepToolsDiscovered} {
+		switch old := step(conn, name); {
+		case name == st.Name:
+			steps = append(steps, st)
+		case old != nil:
+			steps = append(steps, *old)
+		}
+	}
+	conn.Status.Bootstrap.Steps = steps
 }

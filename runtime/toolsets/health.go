@@ -54,14 +54,7 @@ func (m *Manager) Health(ctx context.Context, h *mcpv1alpha1.Handle) (int, error
 			problems = append(problems, message)
 		}
 	}
-	count := 0
-	m.mu.RLock()
-	for _, e := range m.tools {
-		if !e.owner.removed.Load() && names(h, e.Toolset) {
-			count++
-		}
-	}
-	m.mu.RUnlock()
+	count := m.count(h)
 	if len(problems) > 0 {
 		return count, errors.New(strings.Join(problems, "; "))
 	}

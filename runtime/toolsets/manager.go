@@ -153,6 +153,9 @@ type state struct {
 	registered map[string]mcp.Tool
 	count      int32
 
+	// listed says the last fetch of the tools succeeded.
+	listed atomic.Bool
+
 	// fetched is closed when the first fetch of the tools has ended, with
 	// or without them: until then the Toolset is warming up.
 	fetched     chan struct{}
@@ -445,6 +448,7 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	if listErr == nil && len(tools) > MaxTools {
 		listErr = fmt.Errorf("the upstream lists %d tools, more than %d", len(tools), MaxTools)
 	}
+	st.listed.Store(listErr == nil)
 	if listErr == nil {
 		st.count = m.register(st, ts, tools)
 		c.listen(func() (string, error) { return m.systemToken(c.url) }, func() {
