@@ -95,6 +95,20 @@ func TestIdenticalRegistrationsShareOneUnusedClient(t *testing.T) {
 	if used.Labels[registry.LabelUnused] != "" || used.Labels[registry.LabelDigest] != "" || used.Labels[mcpv1alpha1.LabelHandle] != "acme" {
 		t.Errorf("the approved client's labels: %v", used.Labels)
 	}
+	// It was given to four registrations, which may be four people on four
+	// handles: it stays unbound, and another member approves it on another
+	// handle.
+	if used.Spec.Handle != "" || used.Spec.Gateway || used.Annotations[registry.SharedAnnotation] != "true" {
+		t.Errorf("the shared client was bound by its first approval: %+v %v", used.Spec, used.Annotations)
+	}
+	if err := env.Client.Create(context.Background(), &mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "second"}, Spec: mcpv1alpha1.HandleSpec{
+		Members: []mcpv1alpha1.HandleMember{{User: "alice@example.com"}}}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	loc = s.signInAndApprove(t, authorizeURL(challenge, url.Values{"client_id": {clientID}, "redirect_uri": {cb}, "resource": {"https://second.mcp.10x.in/mcp"}}))
+	if loc.Query().Get("code") == "" {
+		t.Errorf("the shared client approved on a second handle: %s", loc)
+	}
 	if _, reg := s.doJSON(t, "POST", registerURL, "", md); reg["client_id"] == clientID || reg["registration_access_token"] == nil {
 		t.Errorf("a registration identical to a used client was answered with it: %v", reg)
 	}

@@ -208,6 +208,27 @@ func (r *Registry) stillUnused(ctx context.Context, c *mcpv1alpha1.OAuthClient) 
 	return fresh
 }
 
+// SharedAnnotation marks an unbound dynamic client answered to more than
+// one registration: its first approval does not bind it, since the other
+// registrants may approve it on other handles.
+const SharedAnnotation = "mcp.10x.in/shared"
+
+// share prepares an identical unused client, as just read from the
+// apiserver, to answer one more registration: an unbound one is marked
+// shared first (once), in that version, so that an approval binding it
+// meanwhile wins and the registration gets a client of its own (false).
+func (r *Registry) share(ctx context.Context, c *mcpv1alpha1.OAuthClient) bool {
+	if c.Spec.Gateway || c.Spec.Handle != "" || c.Annotations[SharedAnnotation] != "" {
+		return true
+	}
+	marked := c.DeepCopy()
+	if marked.Annotations == nil {
+		marked.Annotations = map[string]string{}
+	}
+	marked.Annotations[SharedAnnotation] = "true"
+	return r.Client.Patch(ctx, marked, client.MergeFromWithOptions(c, client.MergeFromWithOptimisticLock{})) == nil
+}
+
 // specDigest identifies a public client's metadata: its redirect URIs and
 // scopes as sets, name, binding and auth method. "" for a confidential one.
 func specDigest(spec mcpv1alpha1.OAuthClientSpec) string {

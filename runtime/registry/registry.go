@@ -107,7 +107,7 @@ func (r *Registry) Register(ctx context.Context, md Metadata) (*Registration, er
 		return nil, err
 	}
 	digest := specDigest(spec)
-	if existing := r.stillUnused(ctx, identical(unused, spec, digest)); existing != nil {
+	if existing := r.stillUnused(ctx, identical(unused, spec, digest)); existing != nil && r.share(ctx, existing) {
 		// Its registration access token exists only as a hash, and stays
 		// with the first registrant: RFC 7592 management is theirs.
 		reg := r.registration(existing)
@@ -210,13 +210,16 @@ func (r *Registry) Bind(ctx context.Context, clientName string, res platform.Res
 		if bound && (c.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !c.Spec.Gateway && c.Spec.Handle != res.Handle) {
 			return ErrBoundElsewhere
 		}
-		if bound && c.Labels[LabelUnused] == "" {
+		if c.Labels[LabelUnused] == "" && (bound || c.Annotations[SharedAnnotation] != "") {
 			return nil
 		}
 		if err := r.markUsed(ctx, c, res.Handle); err != nil {
 			return err
 		}
-		if !bound {
+		// A shared client serves registrants who may approve on other
+		// resources: each of its grants carries its own, as a client ID
+		// metadata document client's do.
+		if !bound && c.Annotations[SharedAnnotation] == "" {
 			setBinding(&c.Spec, res)
 		}
 		err := r.Client.Update(ctx, c)
