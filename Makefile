@@ -9,7 +9,7 @@ CONTROLLER_GEN := $(TOOLS) controller-gen
 GOLANGCI_LINT := $(TOOLS) golangci-lint-kube-api-linter
 CHART_CRDS := charts/mcp-handle-operator/files/crds
 # What `make generate manifests` writes; `make verify` fails when it differs from git.
-GENERATED := api/v1alpha1/zz_generated.scope.go api/v1alpha1/zz_generated.deepcopy.go \
+GENERATED := api/v1alpha1/zz_generated.scope.go api/v1alpha1/zz_generated.deepcopy.go api/v1alpha1/applyconfiguration \
 	config/crd/bases config/rbac $(CHART_CRDS) docs/scopes.md
 # Tests that start a control plane share these; override to run a subset.
 TEST_PKGS ?= ./...
@@ -21,9 +21,10 @@ all: generate manifests build
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate the Scope enum and the deepcopy functions.
+generate: ## Generate the Scope enum, the deepcopy functions and the apply configurations.
 	$(GO) run ./hack/scopegen api/v1alpha1
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	rm -rf api/v1alpha1/applyconfiguration
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt applyconfiguration:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
 manifests: ## Generate CRDs (config/crd/bases and the chart), the operator's and the runtime's RBAC and the API docs.

@@ -3,6 +3,7 @@
 // Connections (a user's approval of a client on a handle).
 //
 // +kubebuilder:object:generate=true
+// +kubebuilder:ac:generate=true
 // +groupName=mcp.10x.in
 package v1alpha1
 
@@ -15,6 +16,10 @@ import (
 var (
 	// GroupVersion is the group and version of every kind in this package.
 	GroupVersion = schema.GroupVersion{Group: "mcp.10x.in", Version: "v1alpha1"}
+
+	// SchemeGroupVersion is GroupVersion under the name the generated apply
+	// configurations (applyconfiguration/utils.go) use.
+	SchemeGroupVersion = GroupVersion
 
 	// SchemeBuilder registers the kinds of this package with a runtime.Scheme.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
