@@ -21,6 +21,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 var ctx = context.Background()
@@ -48,7 +49,7 @@ func getHandle(t *testing.T, name string) *mcpv1alpha1.Handle {
 func waitCondition(t *testing.T, handle, condType string, status metav1.ConditionStatus, reason string) *metav1.Condition {
 	t.Helper()
 	var got *metav1.Condition
-	eventually(t, 10*time.Second, fmt.Sprintf("%s %s=%s/%s", handle, condType, status, reason), func() error {
+	waitfor.Eventually(t, 10*time.Second, fmt.Sprintf("%s %s=%s/%s", handle, condType, status, reason), func() error {
 		h := getHandle(t, handle)
 		got = meta.FindStatusCondition(h.Status.Conditions, condType)
 		if got == nil || got.Status != status || got.Reason != reason {
@@ -71,7 +72,7 @@ func getRoute(name string) (*gatewayv1.HTTPRoute, error) {
 func waitRoute(t *testing.T, name string) *gatewayv1.HTTPRoute {
 	t.Helper()
 	var r *gatewayv1.HTTPRoute
-	eventually(t, 10*time.Second, "HTTPRoute "+name, func() (err error) {
+	waitfor.Eventually(t, 10*time.Second, "HTTPRoute "+name, func() (err error) {
 		r, err = getRoute(name)
 		return err
 	})
@@ -102,7 +103,7 @@ func acceptRoute(t *testing.T, r *gatewayv1.HTTPRoute, accepted metav1.Condition
 func readyCertificate(t *testing.T, name string, status cmmeta.ConditionStatus, reason, message string) {
 	t.Helper()
 	c := &certmanagerv1.Certificate{}
-	eventually(t, 10*time.Second, "Certificate "+name, func() error {
+	waitfor.Eventually(t, 10*time.Second, "Certificate "+name, func() error {
 		return env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, c)
 	})
 	now := metav1.Now()
@@ -237,9 +238,29 @@ func TestHostnameConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(ctx, late) })
-	time.Sleep(500 * time.Millisecond)
-	waitCondition(t, "taken", "Accepted", metav1.ConditionTrue, "Accepted")
-	waitRoute(t, "handle-taken")
+	// The positive signal that the operator reconciled with the latecomer
+	// in its cache: a hand edit of the handle's route, made after the
+	// latecomer, is repaired. The operator's route informer sees the two in
+	// that order, so the repairing reconcile listed the latecomer too; had
+	// it taken the hostname, that reconcile would have deleted the route.
+	own, err := getRoute("handle-taken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Spec.Hostnames = append(own.Spec.Hostnames, "evil.example.com")
+	if err := env.Client.Update(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Eventually(t, 10*time.Second, "the hand edit made after the latecomer repaired", func() error {
+		got, err := getRoute("handle-taken")
+		if err != nil {
+			return err
+		}
+		if h := got.Spec.Hostnames; len(h) != 1 {
+			return fmt.Errorf("hostnames %v", h)
+		}
+		return nil
+	})
 }
 
 func TestDriftIsRepaired(t *testing.T) {
@@ -252,7 +273,7 @@ func TestDriftIsRepaired(t *testing.T) {
 	if err := env.Client.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	took := eventually(t, 10*time.Second, "hand edit reverted", func() error {
+	took := waitfor.Eventually(t, 10*time.Second, "hand edit reverted", func() error {
 		got, err := getRoute("handle-drift")
 		if err != nil {
 			return err
@@ -274,7 +295,7 @@ func TestDriftIsRepaired(t *testing.T) {
 	if err := env.Client.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, 10*time.Second, "appended hostname removed", func() error {
+	took = waitfor.Eventually(t, 10*time.Second, "appended hostname removed", func() error {
 		got, err := getRoute("handle-drift")
 		if err != nil {
 			return err
@@ -289,7 +310,7 @@ func TestDriftIsRepaired(t *testing.T) {
 	if err := env.Client.Delete(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, 10*time.Second, "deleted route recreated", func() error {
+	took = waitfor.Eventually(t, 10*time.Second, "deleted route recreated", func() error {
 		got, err := getRoute("handle-drift")
 		if err == nil && got.UID == r.UID {
 			return fmt.Errorf("still the deleted route")
@@ -302,7 +323,7 @@ func TestDriftIsRepaired(t *testing.T) {
 	if err := env.Client.Delete(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, 10*time.Second, "platform route recreated", func() error {
+	took = waitfor.Eventually(t, 10*time.Second, "platform route recreated", func() error {
 		got, err := getRoute("mcp-platform")
 		if err == nil && got.UID == p.UID {
 			return fmt.Errorf("still the deleted route")
@@ -340,7 +361,7 @@ func TestDeletedHandleIsGarbageCollected(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"handle-gone", "handle-gone-compat"} {
-		eventually(t, 30*time.Second, name+" garbage-collected", func() error {
+		waitfor.Eventually(t, 30*time.Second, name+" garbage-collected", func() error {
 			if _, err := getRoute(name); !apierrors.IsNotFound(err) {
 				return stillThere(err)
 			}
@@ -359,7 +380,7 @@ func TestPerHandleTLS(t *testing.T) {
 		t.Errorf("hosted route parent = %+v, want ListenerSet handle-solo", ref)
 	}
 	ls := &gatewayv1.ListenerSet{}
-	eventually(t, 10*time.Second, "ListenerSet handle-solo", func() error {
+	waitfor.Eventually(t, 10*time.Second, "ListenerSet handle-solo", func() error {
 		return env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "handle-solo"}, ls)
 	})
 	l := ls.Spec.Listeners[0]
@@ -367,7 +388,7 @@ func TestPerHandleTLS(t *testing.T) {
 		t.Errorf("listener = %+v", l)
 	}
 	cert := &certmanagerv1.Certificate{}
-	eventually(t, 10*time.Second, "Certificate handle-solo", func() error {
+	waitfor.Eventually(t, 10*time.Second, "Certificate handle-solo", func() error {
 		return env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "handle-solo"}, cert)
 	})
 	if got := cert.Spec.DNSNames; len(got) != 1 || got[0] != "solo.mcp.10x.in" {
@@ -377,7 +398,7 @@ func TestPerHandleTLS(t *testing.T) {
 	waitCondition(t, "solo", "CertificateReady", metav1.ConditionTrue, "Ready")
 
 	platformCert := &certmanagerv1.Certificate{}
-	eventually(t, 10*time.Second, "platform certificate for the gateway host only", func() error {
+	waitfor.Eventually(t, 10*time.Second, "platform certificate for the gateway host only", func() error {
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "mcp-platform"}, platformCert); err != nil {
 			return err
 		}

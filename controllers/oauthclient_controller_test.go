@@ -15,6 +15,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 func createClient(t *testing.T, name string, spec mcpv1alpha1.OAuthClientSpec) {
@@ -38,7 +39,7 @@ func getClient(t *testing.T, name string) *mcpv1alpha1.OAuthClient {
 func waitClientReady(t *testing.T, name string, status metav1.ConditionStatus, reason string) *mcpv1alpha1.OAuthClient {
 	t.Helper()
 	var c *mcpv1alpha1.OAuthClient
-	eventually(t, 10*time.Second, fmt.Sprintf("%s Ready=%s/%s", name, status, reason), func() error {
+	waitfor.Eventually(t, 10*time.Second, fmt.Sprintf("%s Ready=%s/%s", name, status, reason), func() error {
 		c = getClient(t, name)
 		got := meta.FindStatusCondition(c.Status.Conditions, "Ready")
 		if got == nil || got.Status != status || got.Reason != reason || c.Status.ObservedGeneration != c.Generation {
@@ -125,7 +126,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 	if err := env.Client.Update(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "secret deleted", func() error {
+	waitfor.Eventually(t, 10*time.Second, "secret deleted", func() error {
 		err := env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "oauthclient-vault-app"}, &corev1.Secret{})
 		if apierrors.IsNotFound(err) {
 			return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,22 +80,6 @@ func startOperator(t *testing.T, cfg *platform.Config) {
 			t.Errorf("operator stopped with an error: %v", err)
 		}
 	})
-}
-
-// eventually retries check until it returns nil or the timeout passes, and
-// returns how long it took.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < timeout {
-		if err = check(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s: %v", what, timeout, err)
-	return 0
 }
 
 // toYAML renders an object for failure messages.
