@@ -1,13 +1,16 @@
 package runtime
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
+	"github.com/10xdotin/mcp-handle-operator/runtime/leader"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 )
@@ -53,4 +56,32 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 		s.MCP.Bootstrap = bootstrap
 	}
 	return &MCP{Endpoint: s.MCP, Tools: tools, Bootstrap: bootstrap}
+}
+
+// Start starts the tools and the reporter of each Handle's Serving
+// condition, as every runtime replica does; status is written through
+// writer. With an elector, only the replica holding its Lease writes status,
+// and a replica that becomes the holder writes what it sees at once; nil
+// writes from this replica always (one replica only).
+func (m *MCP) Start(ctx context.Context, informers cache.Cache, writer client.Client, elector *leader.Elector, log *slog.Logger) error {
+	serving := &ServingReporter{Reader: informers, Writer: writer, Log: log}
+	if elector != nil {
+		m.Tools.Leader, serving.Leader = elector, elector
+		elector.OnLead(func(context.Context) { m.Tools.SyncAll() })
+		elector.OnLead(serving.ReportAll)
+	}
+	if err := m.Tools.Start(ctx, informers); err != nil {
+		return err
+	}
+	if err := serving.Start(ctx, informers); err != nil {
+		return err
+	}
+	if elector != nil {
+		go func() {
+			if err := elector.Run(ctx); err != nil {
+				log.Error("no status writer elected: this replica writes no status", "error", err)
+			}
+		}()
+	}
+	return nil
 }

@@ -34,13 +34,15 @@ const (
 
 // ServingReporter writes each Handle's Serving condition: True when the
 // runtime serves it and every toolset it names answers. Every replica runs
-// one; a write happens only when the cached condition differs, so replicas
-// agree after one write and a steady state costs nothing.
+// one, and only the elected one (Leader) writes; a write happens only when
+// the cached condition differs, so a steady state costs nothing.
 type ServingReporter struct {
 	// Reader is the informer cache; Writer writes to the apiserver.
 	Reader client.Reader
 	Writer client.Client
 	Log    *slog.Logger
+	// Leader says whether this replica writes status now; nil: always.
+	Leader toolsets.Leader
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -123,8 +125,24 @@ func (s *ServingReporter) work(ctx context.Context) {
 	}
 }
 
+// ReportAll queues every handle: a replica that has just become the status
+// writer writes what it sees.
+func (s *ServingReporter) ReportAll(ctx context.Context) {
+	var l mcpv1alpha1.HandleList
+	if err := s.Reader.List(ctx, &l); err != nil {
+		s.Log.Error("handles not listed", "error", err)
+		return
+	}
+	for i := range l.Items {
+		s.queue.Add(l.Items[i].Name)
+	}
+}
+
 // report writes one handle's Serving condition when it changed.
 func (s *ServingReporter) report(ctx context.Context, name string) error {
+	if s.Leader != nil && !s.Leader.Leading() {
+		return nil
+	}
 	h, err := get[mcpv1alpha1.Handle](ctx, s.Reader, "", name)
 	if err != nil || h == nil {
 		return err

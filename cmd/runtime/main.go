@@ -29,6 +29,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/leader"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
@@ -46,6 +47,8 @@ import (
 // which needs update on the owner's finalizers.
 // +kubebuilder:rbac:groups=mcp.10x.in,resources=oauthclients/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",namespace=mcp-system,resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// The Lease of the one replica that writes status (runtime/leader).
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=mcp-system,resources=leases,verbs=get;create;update
 
 // version is reported to MCP clients; release builds set it with
 // -ldflags "-X main.version=...".
@@ -232,7 +235,10 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		cancel()
 	}()
 	log.Info("runtime listening", "address", addr, "issuer", cfg.Issuer)
-	if err := startMCP(ctx, informers, direct, mcp, log); err != nil {
+	// One replica, elected on a Lease in the platform namespace, writes
+	// the status the runtime reports.
+	elector := &leader.Elector{Config: restConfig, Namespace: cfg.Namespace, Log: log}
+	if err := mcp.Start(ctx, informers, direct, elector, log); err != nil {
 		_ = srv.Close()
 		return err
 	}
@@ -264,14 +270,4 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 	go oidcSignIn.Warm(ctx)
 	log.Info("OpenID Connect sign-in", "issuer", o.IssuerURL, "client", o.ClientID, "redirectURL", cfg.OIDCRedirectURL())
 	return users, oidcSignIn
-}
-
-// startMCP starts the MCP endpoint's tools and the reporter of each
-// Handle's Serving condition.
-func startMCP(ctx context.Context, informers cache.Cache, direct client.Client, mcp *runtime.MCP, log *slog.Logger) error {
-	if err := mcp.Tools.Start(ctx, informers); err != nil {
-		return err
-	}
-	serving := &runtime.ServingReporter{Reader: informers, Writer: direct, Log: log}
-	return serving.Start(ctx, informers)
 }

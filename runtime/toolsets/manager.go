@@ -7,8 +7,9 @@
 // Tool lists are fetched from each upstream with a token minted for the
 // runtime itself (subject SystemSubject, no scopes), refreshed when the
 // Toolset's spec changes, every RefreshInterval, and when a modern upstream
-// sends notifications/tools/list_changed. The runtime reports what it saw in
-// the Toolset's status (Reachable, toolCount, observedGeneration).
+// sends notifications/tools/list_changed. The replica elected to write
+// status (Manager.Leader) reports what it saw in the Toolset's status
+// (Reachable, toolCount, observedGeneration).
 package toolsets
 
 import (
@@ -70,6 +71,10 @@ type Minter interface {
 	Mint(audience string, c upstream.Claims, now time.Time) (string, error)
 }
 
+// Leader says whether this replica is the one that writes status.
+// *leader.Elector is one.
+type Leader interface{ Leading() bool }
+
 // Tool is what the runtime knows of one registered tool.
 type Tool struct {
 	// Toolset is the name of the Toolset the tool comes from.
@@ -93,6 +98,9 @@ type Manager struct {
 	Reader client.Reader
 	// Writer applies Toolset status; nil writes no status.
 	Writer client.Client
+	// Leader says whether this replica writes status now (the elected one
+	// among the replicas, runtime/leader); nil: it always does.
+	Leader Leader
 	// Minter mints upstream tokens.
 	Minter Minter
 	// HTTPClient reaches the upstreams; http.DefaultClient when nil. It must
@@ -339,6 +347,20 @@ func (m *Manager) Sync(name string) {
 	select {
 	case st.poke <- struct{}{}:
 	default:
+	}
+}
+
+// SyncAll makes the Manager fetch every Toolset's tools again soon: a
+// replica that has just become the status writer writes what it sees.
+func (m *Manager) SyncAll() {
+	m.mu.RLock()
+	names := make([]string, 0, len(m.sets))
+	for name := range m.sets {
+		names = append(names, name)
+	}
+	m.mu.RUnlock()
+	for _, name := range names {
+		m.Sync(name)
 	}
 }
 

@@ -53,11 +53,12 @@ func statusCurrent(ts *mcpv1alpha1.Toolset, cond metav1.Condition, count int32) 
 
 // writeStatus applies the Toolset's Reachable condition, toolCount and
 // observedGeneration with the runtime's field manager, only when they
-// differ from what ts (as read for this refresh) says. Replicas that see the
-// same thing write the same values, which the apiserver takes as a no-op;
-// status writes do not change the generation, so they trigger no refresh.
+// differ from what ts (as read for this refresh) says. Only the elected
+// replica writes (Leader): replicas may see an upstream differently, and
+// each writing what it saw would flip the condition. Status writes do not
+// change the generation, so they trigger no refresh.
 func (m *Manager) writeStatus(ctx context.Context, ts *mcpv1alpha1.Toolset, count int32, listErr error) error {
-	if m.Writer == nil {
+	if m.Writer == nil || m.Leader != nil && !m.Leader.Leading() {
 		return nil
 	}
 	cond := reachable(ts.Generation, count, listErr)
