@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 )
@@ -39,7 +40,7 @@ func (s *Server) serveProtectedResourceMetadata(w http.ResponseWriter, r *http.R
 	}
 	h, err := s.Handles.Handle(r.Context(), res.Handle)
 	if err != nil {
-		oauth.Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly").Write(w)
+		oauth.Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the handle could not be read; retry shortly").Write(w)
 		return
 	}
 	if h == nil {
@@ -48,12 +49,12 @@ func (s *Server) serveProtectedResourceMetadata(w http.ResponseWriter, r *http.R
 	}
 	scopes, err := s.Handles.ConnectorScopes(r.Context(), h)
 	if err != nil {
-		oauth.Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the handle's toolsets could not be read; retry shortly").Write(w)
+		oauth.Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the handle's toolsets could not be read; retry shortly").Write(w)
 		return
 	}
 	oauth.ServeMetadata(w, oauth.NewProtectedResourceMetadata(s.Config, res, h, scopes))
 }
 
 func notFound(w http.ResponseWriter, description string) {
-	oauth.Errorf(http.StatusNotFound, "not_found", description).Write(w)
+	oauth.Errorf(http.StatusNotFound, oautherr.NotFound, description).Write(w)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 const doctorName = "doctor"
@@ -321,7 +322,7 @@ func (d *doctor) challenge(ctx context.Context) {
 		var se *connect.StatusError
 		row, hint := "", d.requestHint(err)
 		switch {
-		case errors.As(err, &se) && se.OAuthError == "handle_not_found":
+		case errors.As(err, &se) && se.OAuthError == oautherr.HandleNotFound:
 			hint = "no such handle: check the handle name (kubectl get handles)"
 		case errors.As(err, &se) && se.Status == 404 && d.t.gateway:
 			row = rowGatewayTarget
@@ -349,7 +350,7 @@ func (d *doctor) challenge(ctx context.Context) {
 	case b.ResourceMetadata != want:
 		d.fail(step, d.mcpURL, "", "", append(detail, "resource_metadata is not this URL's metadata "+want)...)
 	default:
-		if probe.OAuthError == "missing_bearer_token" {
+		if probe.OAuthError == oautherr.MissingBearerToken {
 			detail = append(detail, "missing_bearer_token is the expected answer before OAuth")
 		}
 		d.pass(step, d.mcpURL, detail...)
@@ -468,7 +469,7 @@ func (d *doctor) callbackAndResource(ctx context.Context) {
 		// An error page: the server does not trust the client and callback.
 		if d.f.registrationToken == "" {
 			row, hint := rowCallback, ""
-			if res.PageError == "invalid_client" {
+			if res.PageError == oautherr.InvalidClient {
 				row, hint = "", "the client_id is not registered: register the connector with mcpctl setup-chatgpt-mcp-oauth"
 			}
 			d.fail("callback", d.f.redirectURI, row, hint, request, answer,
@@ -487,10 +488,10 @@ func (d *doctor) callbackAndResource(ctx context.Context) {
 	switch {
 	case res.Error == "":
 		d.pass("resource", resource, "the authorization server accepts "+resource+" for "+d.f.clientID)
-	case res.Error == "invalid_target" && d.t.gateway && !strings.Contains(res.ErrorDescription, "registered for"):
+	case res.Error == oautherr.InvalidTarget && d.t.gateway && !strings.Contains(res.ErrorDescription, "registered for"):
 		d.fail("resource", resource, rowGatewayTarget, "", answer,
 			fmt.Sprintf("invalid_target: %s", res.ErrorDescription))
-	case res.Error == "invalid_target":
+	case res.Error == oautherr.InvalidTarget:
 		d.fail("resource", resource, "", "this client is for another handle or for the other URL kind: register a client for this connector (mcpctl setup-chatgpt-mcp-oauth)",
 			answer, fmt.Sprintf("invalid_target: %s", res.ErrorDescription))
 	default:
@@ -510,7 +511,7 @@ func (d *doctor) readClient(ctx context.Context) {
 	if err != nil {
 		hint := d.requestHint(err)
 		var se *connect.StatusError
-		if errors.As(err, &se) && se.OAuthError == "invalid_token" {
+		if errors.As(err, &se) && se.OAuthError == oautherr.InvalidToken {
 			hint = "the registration access token does not match --client-id; it was printed when the client was registered"
 		}
 		d.fail("callback", clientURI, "", hint, "GET (RFC 7592): "+err.Error())
@@ -573,12 +574,12 @@ func (d *doctor) tokenSteps(ctx context.Context, reachable bool) {
 		switch {
 		case err == nil:
 			d.pass("session", d.mcpURL, what+": 200, the session is this handle's")
-		case s != nil && s.OAuthError == "session_handle_mismatch":
+		case s != nil && s.OAuthError == oautherr.SessionHandleMismatch:
 			d.fail("session", d.mcpURL, rowSessionMismatch, "", what+": "+mcpAnswer(s, err))
 		case s != nil && s.Status == 404:
 			d.fail("session", d.mcpURL, "", "the session is unknown, expired or another user's: the connector initializes a new one",
 				what+": "+mcpAnswer(s, err))
-		case s != nil && s.Status == 403 && s.OAuthError == "insufficient_scope":
+		case s != nil && s.Status == 403 && s.OAuthError == oautherr.InsufficientScope:
 			d.pass("session", d.mcpURL, what+": the session is this handle's (the scopes step checks the 403)")
 		default:
 			d.fail("session", d.mcpURL, "", d.requestHint(err), what+": "+mcpAnswer(s, err))
@@ -600,7 +601,7 @@ func (d *doctor) tokenSteps(ctx context.Context, reachable bool) {
 			detail = append(detail, strings.Join(names, ", "))
 		}
 		d.pass("tools-list", d.mcpURL, detail...)
-	case list != nil && list.Status == 403 && list.OAuthError == "insufficient_scope":
+	case list != nil && list.Status == 403 && list.OAuthError == oautherr.InsufficientScope:
 		detail := []string{what + ": " + mcpAnswer(list, err)}
 		if list.Bearer != nil {
 			detail = append(detail, "the challenge asks for scope "+strings.Join(list.Bearer.Scope, " "))
@@ -619,13 +620,13 @@ func tokenRow(call *connect.MCPCall) string {
 		return ""
 	}
 	switch call.OAuthError {
-	case "missing_bearer_token":
+	case oautherr.MissingBearerToken:
 		return rowMissingBearer
-	case "invalid_token_format":
+	case oautherr.InvalidTokenFormat:
 		return rowInvalidFormat
-	case "session_handle_mismatch":
+	case oautherr.SessionHandleMismatch:
 		return rowSessionMismatch
-	case "insufficient_scope":
+	case oautherr.InsufficientScope:
 		return rowInsufficient
 	}
 	return ""
@@ -637,11 +638,11 @@ func (d *doctor) tokenHint(call *connect.MCPCall, err error) string {
 		return d.requestHint(err)
 	}
 	switch call.OAuthError {
-	case "invalid_token":
+	case oautherr.InvalidToken:
 		return "the token is forged, expired or its grant was revoked: re-authorize the connector"
-	case "token_handle_mismatch":
+	case oautherr.TokenHandleMismatch:
 		return "the token was issued for another handle: one connector per handle, authorized for this one"
-	case "handle_not_found":
+	case oautherr.HandleNotFound:
 		return "no such handle: check the handle name (kubectl get handles)"
 	}
 	return ""

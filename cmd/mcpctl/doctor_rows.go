@@ -1,16 +1,21 @@
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
+)
 
 // The rows of the guide's troubleshooting table, by the name doctor gives
-// them. Their words are the guide's; only the URLs, the issuer and the
-// setup script are this environment's (see troubleshootingRow).
+// them: the error code where the row has one. Their words are the guide's;
+// only the URLs, the issuer and the setup script are this environment's
+// (see troubleshootingRow).
 const (
-	rowMissingBearer   = "missing_bearer_token"
-	rowInvalidFormat   = "invalid_token_format"
-	rowSessionMismatch = "session_handle_mismatch"
+	rowMissingBearer   = oautherr.MissingBearerToken
+	rowInvalidFormat   = oautherr.InvalidTokenFormat
+	rowSessionMismatch = oautherr.SessionHandleMismatch
 	rowGatewayTarget   = "gateway_invalid_target"
-	rowInsufficient    = "insufficient_scope"
+	rowInsufficient    = oautherr.InsufficientScope
 	rowCallback        = "callback_allowlisting"
 	rowOAuthFields     = "oauth_fields_empty"
 	rowHostedFails     = "hosted_url_fails"

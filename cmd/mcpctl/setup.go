@@ -17,6 +17,7 @@ import (
 
 	"github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 const setupName = "setup-chatgpt-mcp-oauth"
@@ -439,9 +440,9 @@ func hint(err error, t *target, f *setupFlags) string {
 		return "the server's certificate is not trusted; for the local stack pass --ca-file .local/tls.crt"
 	case errors.As(err, &reqErr) && reqErr.Step == connect.StepProbe && t.handle != "" && !t.compat && f.serverURL == "":
 		return "if the hosted URL's DNS or TLS is not ready yet (rollout), retry with --compat to use the compatibility URL temporarily"
-	case errors.As(err, &statusErr) && statusErr.OAuthError == "handle_not_found":
+	case errors.As(err, &statusErr) && statusErr.OAuthError == oautherr.HandleNotFound:
 		return "no such handle: check the handle name (kubectl get handles)"
-	case errors.As(err, &statusErr) && statusErr.OAuthError == "invalid_token" && statusErr.Step != connect.StepProbe:
+	case errors.As(err, &statusErr) && statusErr.OAuthError == oautherr.InvalidToken && statusErr.Step != connect.StepProbe:
 		return "the registration access token does not match --client-id; it was printed when the client was registered"
 	case errors.As(err, &statusErr) && statusErr.Step == connect.StepProbe && statusErr.Status == 404 && t.gateway:
 		return "the shared gateway URL is not served here (sharedGateway.enabled is false?); use --handle"

@@ -6,32 +6,8 @@ import (
 	"strings"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-)
-
-// The guide's error codes of the MCP endpoint, each with its status.
-const (
-	// CodeMissingBearer (401): no bearer token; OAuth was not completed.
-	CodeMissingBearer = "missing_bearer_token"
-	// CodeInvalidFormat (401): a bearer that is not an mcpv1_ token, such
-	// as a cached personal access token.
-	CodeInvalidFormat = "invalid_token_format"
-	// CodeInvalidToken (401): expired, revoked or forged.
-	CodeInvalidToken = "invalid_token"
-	// CodeTokenHandleMismatch (401): a valid token of another handle.
-	CodeTokenHandleMismatch = "token_handle_mismatch"
-	// CodeSessionHandleMismatch (401): an MCP session opened for another
-	// handle.
-	CodeSessionHandleMismatch = "session_handle_mismatch"
-	// CodeInsufficientScope (403): the approved scopes do not cover the
-	// request.
-	CodeInsufficientScope = "insufficient_scope"
-	// CodeHandleSuspended (403): the handle is suspended.
-	CodeHandleSuspended = "handle_suspended"
-	// CodeHandleNotFound (404): no such handle.
-	CodeHandleNotFound = "handle_not_found"
-	// CodeForbiddenOrigin (403): a browser Origin that is not ours.
-	CodeForbiddenOrigin = "forbidden_origin"
 )
 
 // problem is an error answer of the MCP endpoint.
@@ -109,7 +85,7 @@ func quotable(s string) string {
 func (p problem) write(w http.ResponseWriter, res platform.Resource) {
 	h := w.Header()
 	var www string
-	if p.status == http.StatusUnauthorized || p.status == http.StatusForbidden && p.code == CodeInsufficientScope {
+	if p.status == http.StatusUnauthorized || p.status == http.StatusForbidden && p.code == oautherr.InsufficientScope {
 		www = challenge(res, p.code, p.description, p.scopes)
 		h.Set("WWW-Authenticate", www)
 	}

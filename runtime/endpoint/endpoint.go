@@ -22,6 +22,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
@@ -100,7 +101,7 @@ func (e *Endpoint) Handler() http.Handler {
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	res, ok := e.Config.ResourceAt(r.Host, r.URL.Path)
 	if !ok {
-		(&problem{status: http.StatusNotFound, code: "not_found", description: fmt.Sprintf("no MCP endpoint at %s%s", r.Host, r.URL.Path)}).write(w, res)
+		(&problem{status: http.StatusNotFound, code: oautherr.NotFound, description: fmt.Sprintf("no MCP endpoint at %s%s", r.Host, r.URL.Path)}).write(w, res)
 		return
 	}
 	p, prob := e.authenticate(r, res)
@@ -145,7 +146,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 // URL, the bearer, the handle of the token, the session.
 func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*principal.Principal, *problem) {
 	if origin := r.Header.Get("Origin"); origin != "" && !e.allowedOrigin(origin, res) {
-		return nil, &problem{status: http.StatusForbidden, code: CodeForbiddenOrigin, description: fmt.Sprintf("requests from the web origin %s are not accepted", origin)}
+		return nil, &problem{status: http.StatusForbidden, code: oautherr.ForbiddenOrigin, description: fmt.Sprintf("requests from the web origin %s are not accepted", origin)}
 	}
 	var h *mcpv1alpha1.Handle
 	if res.Handle != "" {
@@ -162,27 +163,27 @@ func (e *Endpoint) authenticate(r *http.Request, res platform.Resource) (*princi
 		// The shared gateway serves the handle the token was issued for.
 		if h, prob = e.handle(r.Context(), access.Handle); prob != nil {
 			if prob.status == http.StatusNotFound {
-				prob = &problem{status: http.StatusUnauthorized, code: CodeInvalidToken,
+				prob = &problem{status: http.StatusUnauthorized, code: oautherr.InvalidToken,
 					description: fmt.Sprintf("the handle %s this token was issued for no longer exists", access.Handle)}
 			}
 			return nil, prob
 		}
 	} else if access.Handle != h.Name {
-		return nil, &problem{status: http.StatusUnauthorized, code: CodeTokenHandleMismatch,
+		return nil, &problem{status: http.StatusUnauthorized, code: oautherr.TokenHandleMismatch,
 			description: fmt.Sprintf("this token was issued for the handle %s, not %s: authorize a connector for %s", access.Handle, h.Name, h.Name)}
 	}
 	p := &principal.Principal{Handle: h, Resource: res, Token: access}
 	if id := r.Header.Get(server.HeaderKeySessionID); id != "" {
 		s, err := openSession(e.Keys.Keys(), id, e.Now())
 		if err != nil {
-			return nil, &problem{status: http.StatusNotFound, code: "session_not_found", description: "the MCP session is unknown or expired: initialize a new one"}
+			return nil, &problem{status: http.StatusNotFound, code: oautherr.SessionNotFound, description: "the MCP session is unknown or expired: initialize a new one"}
 		}
 		if s.Handle != h.Name {
-			return nil, &problem{status: http.StatusUnauthorized, code: CodeSessionHandleMismatch,
+			return nil, &problem{status: http.StatusUnauthorized, code: oautherr.SessionHandleMismatch,
 				description: fmt.Sprintf("this MCP session was opened for the handle %s, not %s: use one connector per handle", s.Handle, h.Name)}
 		}
 		if s.Subject != access.Subject {
-			return nil, &problem{status: http.StatusNotFound, code: "session_not_found", description: "the MCP session belongs to another user: initialize a new one"}
+			return nil, &problem{status: http.StatusNotFound, code: oautherr.SessionNotFound, description: "the MCP session belongs to another user: initialize a new one"}
 		}
 	}
 	return p, nil
@@ -224,11 +225,11 @@ func (e *Endpoint) handle(ctx context.Context, name string) (*mcpv1alpha1.Handle
 	h, err := e.Handles.Handle(ctx, name)
 	switch {
 	case err != nil:
-		return nil, &problem{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the handle could not be read; retry shortly"}
+		return nil, &problem{status: http.StatusServiceUnavailable, code: oautherr.TemporarilyUnavailable, description: "the handle could not be read; retry shortly"}
 	case h == nil:
-		return nil, &problem{status: http.StatusNotFound, code: CodeHandleNotFound, description: fmt.Sprintf("there is no handle %q: check the MCP URL", name)}
+		return nil, &problem{status: http.StatusNotFound, code: oautherr.HandleNotFound, description: fmt.Sprintf("there is no handle %q: check the MCP URL", name)}
 	case h.Spec.Suspended:
-		return nil, &problem{status: http.StatusForbidden, code: CodeHandleSuspended, description: fmt.Sprintf("the handle %s is suspended", name)}
+		return nil, &problem{status: http.StatusForbidden, code: oautherr.HandleSuspended, description: fmt.Sprintf("the handle %s is suspended", name)}
 	}
 	return h, nil
 }
@@ -237,12 +238,12 @@ func (e *Endpoint) handle(ctx context.Context, name string) (*mcpv1alpha1.Handle
 func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeMissingBearer,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: oautherr.MissingBearerToken,
 			description: "no bearer token: connect through OAuth"}
 	}
 	token = strings.TrimSpace(token)
 	if !strings.HasPrefix(token, tokens.AccessPrefix) {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidFormat,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: oautherr.InvalidTokenFormat,
 			description: "the bearer is not an mcpv1_ token: re-authorize the connector"}
 	}
 	access, err := e.Keys.Keys().VerifyAccess(token, e.Now())
@@ -251,14 +252,14 @@ func (e *Endpoint) bearer(r *http.Request) (tokens.Access, *problem) {
 		if errors.Is(err, tokens.ErrExpired) {
 			description = "the token has expired: refresh it or re-authorize the connector"
 		}
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken, description: description}
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: oautherr.InvalidToken, description: description}
 	}
 	active, err := e.Grants.Active(r.Context(), access.Grant)
 	if err != nil {
-		return tokens.Access{}, &problem{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the grant could not be read; retry shortly"}
+		return tokens.Access{}, &problem{status: http.StatusServiceUnavailable, code: oautherr.TemporarilyUnavailable, description: "the grant could not be read; retry shortly"}
 	}
 	if !active {
-		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: CodeInvalidToken,
+		return tokens.Access{}, &problem{status: http.StatusUnauthorized, code: oautherr.InvalidToken,
 			description: "the token was revoked: re-authorize the connector"}
 	}
 	return access, nil
@@ -277,7 +278,7 @@ func (e *Endpoint) authorize(p *principal.Principal, msgs []message) *problem {
 	if missing == 0 {
 		return nil
 	}
-	prob := &problem{status: http.StatusForbidden, code: CodeInsufficientScope, scopes: (p.Token.Scopes | want).Scopes(), missing: missing.Scopes(),
+	prob := &problem{status: http.StatusForbidden, code: oautherr.InsufficientScope, scopes: (p.Token.Scopes | want).Scopes(), missing: missing.Scopes(),
 		description: "the approved scopes do not cover this request; re-authorize with " + joinScopes(missing.Scopes())}
 	if len(msgs) == 1 && msgs[0].Method == "tools/call" && len(msgs[0].ID) > 0 {
 		prob.toolCall = msgs[0].ID

@@ -16,6 +16,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
@@ -82,7 +83,7 @@ func checkChallenge(t *testing.T, rec *httptest.ResponseRecorder, metadata strin
 	t.Helper()
 	var b body
 	_ = json.Unmarshal(rec.Body.Bytes(), &b)
-	if rec.Code != http.StatusUnauthorized && (rec.Code != http.StatusForbidden || b.Error != CodeInsufficientScope) {
+	if rec.Code != http.StatusUnauthorized && (rec.Code != http.StatusForbidden || b.Error != oautherr.InsufficientScope) {
 		return
 	}
 	cs, err := connect.ParseWWWAuthenticate(rec.Result().Header.Values("WWW-Authenticate"))
@@ -113,7 +114,7 @@ func FuzzBearer(f *testing.F) {
 		f.Add(s)
 	}
 	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
-	codes := map[string]bool{CodeMissingBearer: true, CodeInvalidFormat: true, CodeInvalidToken: true, CodeTokenHandleMismatch: true}
+	codes := map[string]bool{oautherr.MissingBearerToken: true, oautherr.InvalidTokenFormat: true, oautherr.InvalidToken: true, oautherr.TokenHandleMismatch: true}
 	f.Fuzz(func(t *testing.T, authorization string) {
 		rec := fe.post("https://acme.mcp.10x.in/mcp", authorization, initialize)
 		scheme, token, _ := strings.Cut(authorization, " ")
@@ -214,7 +215,7 @@ func FuzzChallenge(f *testing.F) {
 				scopes = append(scopes, all[i])
 			}
 		}
-		www := challenge(res, CodeInvalidToken, description, scopes)
+		www := challenge(res, oautherr.InvalidToken, description, scopes)
 		cs, err := connect.ParseWWWAuthenticate([]string{www})
 		if err != nil || len(cs) != 1 {
 			t.Fatalf("%q does not parse as one challenge: %v %d", www, err, len(cs))
@@ -223,7 +224,7 @@ func FuzzChallenge(f *testing.F) {
 		if !ok {
 			t.Fatalf("%q: no Bearer challenge", www)
 		}
-		if b.ResourceMetadata != res.MetadataURL() || b.Error != CodeInvalidToken || b.ErrorDescription != quotable(description) {
+		if b.ResourceMetadata != res.MetadataURL() || b.Error != oautherr.InvalidToken || b.ErrorDescription != quotable(description) {
 			t.Fatalf("%q parsed as %+v", www, b)
 		}
 		if got, want := strings.Join(b.Scope, " "), joinScopes(scopes); got != want {

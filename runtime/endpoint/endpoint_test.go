@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
@@ -166,25 +167,25 @@ func TestGuideErrors(t *testing.T) {
 		code                   string
 		challenge              []string // substrings of WWW-Authenticate
 	}{
-		{"no bearer", hosted, "", initialize, nil, 401, CodeMissingBearer,
+		{"no bearer", hosted, "", initialize, nil, 401, oautherr.MissingBearerToken,
 			[]string{hostedMetadata, `scope="mcp.connect skills.read"`, `error="missing_bearer_token"`}},
-		{"no bearer, shared gateway", "https://ai.10x.in/mcp", "", initialize, nil, 401, CodeMissingBearer,
+		{"no bearer, shared gateway", "https://ai.10x.in/mcp", "", initialize, nil, 401, oautherr.MissingBearerToken,
 			[]string{`resource_metadata="https://ai.10x.in/.well-known/oauth-protected-resource/mcp"`}},
-		{"no bearer, compatibility path", "https://ai.10x.in/mcp/acme/mcp", "", initialize, nil, 401, CodeMissingBearer,
+		{"no bearer, compatibility path", "https://ai.10x.in/mcp/acme/mcp", "", initialize, nil, 401, oautherr.MissingBearerToken,
 			[]string{`resource_metadata="https://ai.10x.in/.well-known/oauth-protected-resource/mcp/acme/mcp"`}},
-		{"a personal access token", hosted, "pat_0123456789", initialize, nil, 401, CodeInvalidFormat, []string{hostedMetadata, `error="invalid_token_format"`}},
-		{"expired", hosted, expired, initialize, nil, 401, CodeInvalidToken, []string{`error="invalid_token"`, "expired"}},
-		{"forged", hosted, f.fullToken("acme", "conn-a") + "x", initialize, nil, 401, CodeInvalidToken, []string{`error="invalid_token"`}},
-		{"revoked", hosted, f.fullToken("acme", "conn-gone"), initialize, nil, 401, CodeInvalidToken, []string{"revoked"}},
-		{"token of another handle", hosted, f.fullToken("beta", "conn-b"), initialize, nil, 401, CodeTokenHandleMismatch, []string{"issued for the handle beta, not acme"}},
-		{"token of another handle, compatibility path", "https://ai.10x.in/mcp/acme/mcp", f.fullToken("beta", "conn-b"), initialize, nil, 401, CodeTokenHandleMismatch, nil},
-		{"unknown handle", "https://nobody.mcp.10x.in/mcp", f.fullToken("acme", "conn-a"), initialize, nil, 404, CodeHandleNotFound, nil},
-		{"unknown handle without a token", "https://nobody.mcp.10x.in/mcp", "", initialize, nil, 404, CodeHandleNotFound, nil},
-		{"suspended handle", "https://frozen.mcp.10x.in/mcp", f.fullToken("frozen", "conn-a"), initialize, nil, 403, CodeHandleSuspended, nil},
-		{"foreign Origin", hosted, f.fullToken("acme", "conn-a"), initialize, []string{"Origin", "https://evil.example"}, 403, CodeForbiddenOrigin, nil},
-		{"no skills.read for tools/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, nil, 403, CodeInsufficientScope,
+		{"a personal access token", hosted, "pat_0123456789", initialize, nil, 401, oautherr.InvalidTokenFormat, []string{hostedMetadata, `error="invalid_token_format"`}},
+		{"expired", hosted, expired, initialize, nil, 401, oautherr.InvalidToken, []string{`error="invalid_token"`, "expired"}},
+		{"forged", hosted, f.fullToken("acme", "conn-a") + "x", initialize, nil, 401, oautherr.InvalidToken, []string{`error="invalid_token"`}},
+		{"revoked", hosted, f.fullToken("acme", "conn-gone"), initialize, nil, 401, oautherr.InvalidToken, []string{"revoked"}},
+		{"token of another handle", hosted, f.fullToken("beta", "conn-b"), initialize, nil, 401, oautherr.TokenHandleMismatch, []string{"issued for the handle beta, not acme"}},
+		{"token of another handle, compatibility path", "https://ai.10x.in/mcp/acme/mcp", f.fullToken("beta", "conn-b"), initialize, nil, 401, oautherr.TokenHandleMismatch, nil},
+		{"unknown handle", "https://nobody.mcp.10x.in/mcp", f.fullToken("acme", "conn-a"), initialize, nil, 404, oautherr.HandleNotFound, nil},
+		{"unknown handle without a token", "https://nobody.mcp.10x.in/mcp", "", initialize, nil, 404, oautherr.HandleNotFound, nil},
+		{"suspended handle", "https://frozen.mcp.10x.in/mcp", f.fullToken("frozen", "conn-a"), initialize, nil, 403, oautherr.HandleSuspended, nil},
+		{"foreign Origin", hosted, f.fullToken("acme", "conn-a"), initialize, []string{"Origin", "https://evil.example"}, 403, oautherr.ForbiddenOrigin, nil},
+		{"no skills.read for tools/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, nil, 403, oautherr.InsufficientScope,
 			[]string{`error="insufficient_scope"`, `scope="mcp.connect skills.read"`, hostedMetadata}},
-		{"no links.write for a tool", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read", "links.read"), toolsCall("links_create_link"), nil, 403, CodeInsufficientScope,
+		{"no links.write for a tool", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read", "links.read"), toolsCall("links_create_link"), nil, 403, oautherr.InsufficientScope,
 			[]string{`scope="mcp.connect skills.read links.read links.write"`, "re-authorize with links.write"}},
 	}
 	for _, tc := range cases {
@@ -197,7 +198,7 @@ func TestGuideErrors(t *testing.T) {
 				t.Errorf("error %q; want %q", code, tc.code)
 			}
 			www := resp.Header.Get("WWW-Authenticate")
-			if (tc.status == 401 || tc.code == CodeInsufficientScope) && !strings.HasPrefix(www, "Bearer ") {
+			if (tc.status == 401 || tc.code == oautherr.InsufficientScope) && !strings.HasPrefix(www, "Bearer ") {
 				t.Errorf("no challenge: %q", www)
 			}
 			for _, want := range tc.challenge {
@@ -250,7 +251,7 @@ func TestSessionsAreBoundToTheirHandle(t *testing.T) {
 		t.Errorf("ping in the session: %d %s", resp.StatusCode, readBody(t, resp))
 	}
 	resp = f.post("https://beta.mcp.10x.in/mcp", f.fullToken("beta", "conn-b"), ping, "Mcp-Session-Id", id, "Mcp-Protocol-Version", "2025-11-25")
-	if resp.StatusCode != 401 || errorOf(t, resp) != CodeSessionHandleMismatch {
+	if resp.StatusCode != 401 || errorOf(t, resp) != oautherr.SessionHandleMismatch {
 		t.Errorf("a session of acme on beta: %d", resp.StatusCode)
 	}
 	if www := resp.Header.Get("WWW-Authenticate"); !strings.Contains(www, `error="session_handle_mismatch"`) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
@@ -48,38 +49,38 @@ func (e *RedirectError) Error() string { return e.Err.Error() }
 func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Clients, q url.Values) (*AuthorizeRequest, *mcpv1alpha1.OAuthClient, error) {
 	for _, p := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "scope", "resource"} {
 		if len(q[p]) > 1 {
-			return nil, nil, Errorf(http.StatusBadRequest, "invalid_request", "parameter "+p+" is repeated")
+			return nil, nil, Errorf(http.StatusBadRequest, oautherr.InvalidRequest, "parameter "+p+" is repeated")
 		}
 	}
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	client, err := clients.Client(ctx, clientID)
 	var docErr *MetadataDocumentError
 	if errors.As(err, &docErr) {
-		return nil, nil, Errorf(http.StatusBadRequest, "invalid_client", "unknown client_id: "+docErr.Error())
+		return nil, nil, Errorf(http.StatusBadRequest, oautherr.InvalidClient, "unknown client_id: "+docErr.Error())
 	}
 	if err != nil {
-		return nil, nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
+		return nil, nil, Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client registry could not be read; retry shortly")
 	}
 	if clientID == "" || client == nil {
-		return nil, nil, Errorf(http.StatusBadRequest, "invalid_client", "unknown client_id "+quote(clientID)+": register the client first")
+		return nil, nil, Errorf(http.StatusBadRequest, oautherr.InvalidClient, "unknown client_id "+quote(clientID)+": register the client first")
 	}
 	if !RedirectURIRegistered(client.Spec.RedirectURIs, redirectURI) {
-		return nil, nil, Errorf(http.StatusBadRequest, "invalid_request",
+		return nil, nil, Errorf(http.StatusBadRequest, oautherr.InvalidRequest,
 			"redirect_uri "+quote(redirectURI)+" is not registered for this client: register the connector's exact callback URL")
 	}
 	fail := func(code, description string) (*AuthorizeRequest, *mcpv1alpha1.OAuthClient, error) {
 		return nil, nil, &RedirectError{Err: Errorf(http.StatusFound, code, description), RedirectURI: redirectURI, State: q.Get("state")}
 	}
 	if q.Get("response_type") != "code" {
-		return fail("unsupported_response_type", "response_type must be code")
+		return fail(oautherr.UnsupportedResponseType, "response_type must be code")
 	}
 	switch {
 	case q.Get("code_challenge") == "":
-		return fail("invalid_request", "code_challenge is required (PKCE with S256)")
+		return fail(oautherr.InvalidRequest, "code_challenge is required (PKCE with S256)")
 	case q.Get("code_challenge_method") != "S256":
-		return fail("invalid_request", "code_challenge_method must be S256")
+		return fail(oautherr.InvalidRequest, "code_challenge_method must be S256")
 	case len(q.Get("code_challenge")) != 43:
-		return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
+		return fail(oautherr.InvalidRequest, "code_challenge must be a base64url SHA-256 (43 characters)")
 	}
 	req := &AuthorizeRequest{ClientID: clientID, RedirectURI: redirectURI, State: q.Get("state"), CodeChallenge: q.Get("code_challenge")}
 
@@ -90,16 +91,16 @@ func ParseAuthorizeRequest(ctx context.Context, cfg *platform.Config, clients Cl
 	}
 	res, ok := cfg.ResourceOf(indicator)
 	if !ok {
-		return fail("invalid_target", "resource "+quote(indicator)+" is not a registered MCP resource of this authorization server")
+		return fail(oautherr.InvalidTarget, "resource "+quote(indicator)+" is not a registered MCP resource of this authorization server")
 	}
 	if bound && (client.Spec.Gateway != (res.Kind == platform.ResourceGateway) || !client.Spec.Gateway && res.Handle != client.Spec.Handle) {
-		return fail("invalid_target", "resource "+quote(indicator)+" is not the resource this client is registered for")
+		return fail(oautherr.InvalidTarget, "resource "+quote(indicator)+" is not the resource this client is registered for")
 	}
 	req.Resource, req.Handle, req.Kind = res.URL, res.Handle, res.Kind
 
 	scopes, err := requestedScopes(client, q.Get("scope"))
 	if err != nil {
-		return fail("invalid_scope", err.Error())
+		return fail(oautherr.InvalidScope, err.Error())
 	}
 	req.Scopes = scopes
 	return req, client, nil
@@ -125,11 +126,11 @@ func requestedScopes(c *mcpv1alpha1.OAuthClient, param string) ([]mcpv1alpha1.Sc
 	var out []mcpv1alpha1.Scope
 	for _, s := range strings.Fields(param) {
 		if _, ok := mcpv1alpha1.LookupScope(s); !ok {
-			return nil, &Error{Code: "invalid_scope", Description: "unknown scope " + quote(s)}
+			return nil, &Error{Code: oautherr.InvalidScope, Description: "unknown scope " + quote(s)}
 		}
 		sc := mcpv1alpha1.Scope(s)
 		if len(c.Spec.AllowedScopes) > 0 && !slices.Contains(c.Spec.AllowedScopes, sc) {
-			return nil, &Error{Code: "invalid_scope", Description: "scope " + s + " is not allowed for this client"}
+			return nil, &Error{Code: oautherr.InvalidScope, Description: "scope " + s + " is not allowed for this client"}
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)

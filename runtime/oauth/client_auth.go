@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 // ClientSecrets reads the secret of a confidential client.
@@ -21,7 +22,7 @@ type ClientSecrets interface {
 func clientRequest(w http.ResponseWriter, r *http.Request, clients Clients, secrets ClientSecrets) (*mcpv1alpha1.OAuthClient, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		Errorf(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.InvalidRequest, "the body must be application/x-www-form-urlencoded").Write(w)
 		return nil, false
 	}
 	c, err := authenticateClient(r, clients, secrets)
@@ -59,7 +60,7 @@ func authenticateClient(r *http.Request, clients Clients, secrets ClientSecrets)
 		return nil, invalidClient(basic, "unknown client: "+docErr.Error())
 	}
 	if err != nil {
-		return nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client registry could not be read; retry shortly")
+		return nil, Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client registry could not be read; retry shortly")
 	}
 	if c == nil {
 		return nil, invalidClient(basic, "unknown client")
@@ -75,7 +76,7 @@ func authenticateClient(r *http.Request, clients Clients, secrets ClientSecrets)
 		method == mcpv1alpha1.TokenEndpointAuthClientSecretPost && !basic && secret != "":
 		want, err := secrets.ClientSecret(r.Context(), c)
 		if err != nil {
-			return nil, Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client secret could not be read; retry shortly")
+			return nil, Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client secret could not be read; retry shortly")
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
 			return nil, invalidClient(basic, "client authentication failed")
@@ -87,7 +88,7 @@ func authenticateClient(r *http.Request, clients Clients, secrets ClientSecrets)
 }
 
 func invalidClient(basic bool, description string) *Error {
-	e := Errorf(http.StatusUnauthorized, "invalid_client", description)
+	e := Errorf(http.StatusUnauthorized, oautherr.InvalidClient, description)
 	if !basic {
 		e.Status = http.StatusBadRequest
 	}

@@ -5,6 +5,8 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 // Error is an OAuth error as RFC 6749 section 5.2 renders it.
@@ -33,7 +35,7 @@ func (e *Error) Write(w http.ResponseWriter) {
 func writeJSON(w http.ResponseWriter, status int, v any, cacheControl string) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		http.Error(w, `{"error":"`+oautherr.ServerError+`"}`, http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()

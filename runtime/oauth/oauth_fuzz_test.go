@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
@@ -100,7 +101,7 @@ func FuzzRedirectLocation(f *testing.F) {
 		}
 		for name, loc := range map[string]string{
 			"code":  CodeLocation(&AuthorizeRequest{RedirectURI: redirectURI, State: state}, "mcpc1_code", "https://ai.10x.in"),
-			"error": (&RedirectError{Err: Errorf(http.StatusFound, "access_denied", "no"), RedirectURI: redirectURI, State: state}).Location("https://ai.10x.in"),
+			"error": (&RedirectError{Err: Errorf(http.StatusFound, oautherr.AccessDenied, "no"), RedirectURI: redirectURI, State: state}).Location("https://ai.10x.in"),
 		} {
 			if !strings.HasPrefix(loc, redirectURI) {
 				t.Fatalf("%s redirect %q does not start with %q", name, loc, redirectURI)

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
 
@@ -34,7 +35,7 @@ const maxRegistrationBody = 64 << 10
 func (e *RegisterEndpoint) Register(w http.ResponseWriter, r *http.Request) {
 	if !e.allow(r) {
 		w.Header().Set("Retry-After", "60")
-		Errorf(http.StatusTooManyRequests, "slow_down", "too many registrations from this address; retry in a minute").Write(w)
+		Errorf(http.StatusTooManyRequests, oautherr.SlowDown, "too many registrations from this address; retry in a minute").Write(w)
 		return
 	}
 	md, ok := readMetadata(w, r)
@@ -48,7 +49,7 @@ func (e *RegisterEndpoint) Register(w http.ResponseWriter, r *http.Request) {
 		// RFC 6749's temporary refusal, for as long as the oldest unused
 		// client lives.
 		w.Header().Set("Retry-After", strconv.Itoa(int(full.RetryAfter.Seconds()+0.999)))
-		Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", err.Error()).Write(w)
+		Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, err.Error()).Write(w)
 		return
 	}
 	if err != nil {
@@ -63,13 +64,13 @@ func (e *RegisterEndpoint) Manage(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	c, err := e.Registry.Authenticate(r.Context(), r.PathValue("client_id"), token)
 	if err != nil {
-		Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be read; retry shortly").Write(w)
+		Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client could not be read; retry shortly").Write(w)
 		return
 	}
 	if !ok || c == nil {
 		// RFC 7592: an unknown client and a wrong token look the same.
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		Errorf(http.StatusUnauthorized, "invalid_token", "the registration access token is not valid for this client").Write(w)
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+oautherr.InvalidToken+`"`)
+		Errorf(http.StatusUnauthorized, oautherr.InvalidToken, "the registration access token is not valid for this client").Write(w)
 		return
 	}
 	switch r.Method {
@@ -88,7 +89,7 @@ func (e *RegisterEndpoint) Manage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, reg, "no-store")
 	case http.MethodDelete:
 		if err := e.Registry.Delete(r.Context(), c); err != nil {
-			Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be deleted; retry shortly").Write(w)
+			Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client could not be deleted; retry shortly").Write(w)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -98,13 +99,13 @@ func (e *RegisterEndpoint) Manage(w http.ResponseWriter, r *http.Request) {
 func readMetadata(w http.ResponseWriter, r *http.Request) (registry.Metadata, bool) {
 	var md registry.Metadata
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		Errorf(http.StatusBadRequest, "invalid_client_metadata", "the body must be application/json").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.InvalidClientMetadata, "the body must be application/json").Write(w)
 		return md, false
 	}
 	body := http.MaxBytesReader(w, r.Body, maxRegistrationBody)
 	// Unknown metadata is ignored (RFC 7591 section 2).
 	if err := json.NewDecoder(body).Decode(&md); err != nil {
-		Errorf(http.StatusBadRequest, "invalid_client_metadata", "the body is not a JSON client metadata object of at most 64 KiB").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.InvalidClientMetadata, "the body is not a JSON client metadata object of at most 64 KiB").Write(w)
 		return md, false
 	}
 	return md, true
@@ -113,14 +114,14 @@ func readMetadata(w http.ResponseWriter, r *http.Request) (registry.Metadata, bo
 func registrationError(err error) *Error {
 	switch {
 	case errors.Is(err, registry.ErrInvalidRedirectURI):
-		return Errorf(http.StatusBadRequest, "invalid_redirect_uri", err.Error())
+		return Errorf(http.StatusBadRequest, oautherr.InvalidRedirectURI, err.Error())
 	case errors.Is(err, registry.ErrInvalidMetadata):
-		return Errorf(http.StatusBadRequest, "invalid_client_metadata", err.Error())
+		return Errorf(http.StatusBadRequest, oautherr.InvalidClientMetadata, err.Error())
 	case errors.Is(err, registry.ErrHandleFull):
 		// The metadata is valid; the server refuses more clients there.
-		return Errorf(http.StatusForbidden, "access_denied", err.Error())
+		return Errorf(http.StatusForbidden, oautherr.AccessDenied, err.Error())
 	default:
-		return Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the client could not be registered; retry shortly")
+		return Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the client could not be registered; retry shortly")
 	}
 }
 

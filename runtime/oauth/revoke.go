@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
@@ -26,7 +27,7 @@ func (e *RevokeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PostForm.Get("token")
 	if token == "" {
-		Errorf(http.StatusBadRequest, "invalid_request", "token is required").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.InvalidRequest, "token is required").Write(w)
 		return
 	}
 	grant, clientID := e.grantOf(token)
@@ -35,7 +36,7 @@ func (e *RevokeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// client.
 	if grant != "" && (clientID == "" || clientID == client.ClientID()) {
 		if err := e.Grants.RevokeFor(r.Context(), grant, client.ClientID()); err != nil {
-			Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the grant could not be revoked; retry shortly").Write(w)
+			Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the grant could not be revoked; retry shortly").Write(w)
 			return
 		}
 	}

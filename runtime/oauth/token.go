@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
@@ -71,7 +72,7 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
-		Errorf(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token").Write(w)
 		return
 	}
 	if err != nil {
@@ -79,7 +80,7 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res := r.PostForm.Get("resource"); res != "" && res != conn.Spec.Resource {
-		Errorf(http.StatusBadRequest, "invalid_target", "resource "+quote(res)+" is not the resource this grant was approved for").Write(w)
+		Errorf(http.StatusBadRequest, oautherr.InvalidTarget, "resource "+quote(res)+" is not the resource this grant was approved for").Write(w)
 		return
 	}
 	set, _ := tokens.NewScopeSet(scopes...)
@@ -89,7 +90,7 @@ func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Scopes: set, Expiry: expiry,
 	})
 	if err != nil {
-		Errorf(http.StatusInternalServerError, "server_error", "the access token could not be signed").Write(w)
+		Errorf(http.StatusInternalServerError, oautherr.ServerError, "the access token could not be signed").Write(w)
 		return
 	}
 	w.Header().Set("Pragma", "no-cache")
@@ -114,7 +115,7 @@ func refreshScopes(conn *mcpv1alpha1.Connection, param string) ([]mcpv1alpha1.Sc
 	var out []mcpv1alpha1.Scope
 	for _, s := range strings.Fields(param) {
 		if !slices.Contains(granted, mcpv1alpha1.Scope(s)) {
-			return nil, Errorf(http.StatusBadRequest, "invalid_scope", "scope "+quote(s)+" was not granted: re-authorize to add it")
+			return nil, Errorf(http.StatusBadRequest, oautherr.InvalidScope, "scope "+quote(s)+" was not granted: re-authorize to add it")
 		}
 		out = append(out, mcpv1alpha1.Scope(s))
 	}
@@ -126,10 +127,10 @@ func grantError(err error) *Error {
 	for _, known := range []error{grants.ErrNotFound, grants.ErrInvalidCode, grants.ErrCodeReused, grants.ErrPKCE,
 		grants.ErrRedirectURI, grants.ErrRefreshReused, grants.ErrWrongClient, grants.ErrStepUp} {
 		if errors.Is(err, known) {
-			return Errorf(http.StatusBadRequest, "invalid_grant", err.Error())
+			return Errorf(http.StatusBadRequest, oautherr.InvalidGrant, err.Error())
 		}
 	}
-	return Errorf(http.StatusServiceUnavailable, "temporarily_unavailable", "the grant could not be read or written; retry shortly")
+	return Errorf(http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the grant could not be read or written; retry shortly")
 }
 
 func scopeString(scopes []mcpv1alpha1.Scope) string {

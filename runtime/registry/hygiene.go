@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 // Limits keep dynamic registration from growing without bound. A client
@@ -113,9 +114,9 @@ func (e *UnusedCapError) Error() string {
 func RefusalCode(err error) string {
 	switch {
 	case errors.Is(err, ErrBoundElsewhere):
-		return "invalid_target"
+		return oautherr.InvalidTarget
 	case errors.Is(err, ErrHandleFull):
-		return "access_denied"
+		return oautherr.AccessDenied
 	}
 	return ""
 }

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
@@ -37,8 +38,8 @@ const RegistrationTokenPrefix = "mcpreg1_"
 
 // ErrInvalidRedirectURI and ErrInvalidMetadata are the RFC 7591 errors.
 var (
-	ErrInvalidRedirectURI = errors.New("invalid_redirect_uri")
-	ErrInvalidMetadata    = errors.New("invalid_client_metadata")
+	ErrInvalidRedirectURI = errors.New(oautherr.InvalidRedirectURI)
+	ErrInvalidMetadata    = errors.New(oautherr.InvalidClientMetadata)
 	ErrBoundElsewhere     = errors.New("the client is registered for another resource")
 )
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
@@ -58,7 +59,7 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sealed, serr := f.Keys.Keys().Seal("authorize", req, f.Now().Add(requestTTL))
 	if serr != nil {
-		errorPage(w, http.StatusInternalServerError, "server_error", "the request could not be signed")
+		errorPage(w, http.StatusInternalServerError, oautherr.ServerError, "the request could not be signed")
 		return
 	}
 	if s := readSession(r, f.Keys.Keys(), f.Now()); s != nil {
@@ -104,12 +105,12 @@ func (f *Flow) signInMethods(w http.ResponseWriter, data map[string]any, resume 
 // Login serves POST /ui/login and resumes the authorization request.
 func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 	if f.Users == nil {
-		errorPage(w, http.StatusNotFound, "invalid_request", "password sign-in is not configured")
+		errorPage(w, http.StatusNotFound, oautherr.InvalidRequest, "password sign-in is not configured")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "the form could not be read")
 		return
 	}
 	// The form that failed is shown again; resume is where a successful
@@ -119,7 +120,7 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 	if sealed := r.PostForm.Get("req"); sealed == "" && r.PostForm.Has("next") {
 		next, ok := returnPath(r.PostForm.Get("next"))
 		if !ok {
-			errorPage(w, http.StatusBadRequest, "invalid_request", "there is no page to return to after signing in")
+			errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "there is no page to return to after signing in")
 			return
 		}
 		form = func(status int, email, problem string) { f.pageLoginForm(w, status, next, email, problem) }
@@ -137,13 +138,13 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 		nonce = c.Value
 	}
 	if !validCSRF(f.Keys.Keys(), r.PostForm.Get("csrf"), nonce, f.Now()) {
-		errorPage(w, http.StatusForbidden, "invalid_request", "the sign-in form expired or was not sent from this site; start the connection again")
+		errorPage(w, http.StatusForbidden, oautherr.InvalidRequest, "the sign-in form expired or was not sent from this site; start the connection again")
 		return
 	}
 	email := r.PostForm.Get("email")
 	s, err := f.Users.Authenticate(r.Context(), email, r.PostForm.Get("password"))
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "sign-in is unavailable; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "sign-in is unavailable; retry shortly")
 		return
 	}
 	if s == nil {
@@ -152,7 +153,7 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Nonce = newNonce()
 	if err := writeSession(w, f.Keys.Keys(), s, f.Now(), f.SessionTTL); err != nil {
-		errorPage(w, http.StatusInternalServerError, "server_error", "the session could not be signed")
+		errorPage(w, http.StatusInternalServerError, oautherr.ServerError, "the session could not be signed")
 		return
 	}
 	http.Redirect(w, r, resume, http.StatusSeeOther)
@@ -187,7 +188,7 @@ func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, r
 	if req.Kind == platform.ResourceGateway {
 		handles, union, err := f.memberHandles(r.Context(), s, req, client)
 		if err != nil {
-			errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "your handles could not be read; retry shortly")
+			errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "your handles could not be read; retry shortly")
 			return
 		}
 		data["Handles"], a = handles, union
@@ -197,7 +198,7 @@ func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, r
 	} else {
 		var err error
 		if a, err = f.approvable(r.Context(), s, req.Handle, req, client); err != nil {
-			errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+			errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the handle could not be read; retry shortly")
 			return
 		}
 	}
@@ -210,7 +211,7 @@ func (f *Flow) consentPage(w http.ResponseWriter, r *http.Request, s *Session, r
 func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "the form could not be read")
 		return
 	}
 	req, client, ok := f.openRequest(w, r, r.PostForm.Get("req"))
@@ -219,12 +220,12 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	s := readSession(r, f.Keys.Keys(), f.Now())
 	if s == nil || !validCSRF(f.Keys.Keys(), r.PostForm.Get("csrf"), s.Nonce, f.Now()) {
-		errorPage(w, http.StatusForbidden, "invalid_request", "the consent form expired or was not sent from this site; start the connection again")
+		errorPage(w, http.StatusForbidden, oautherr.InvalidRequest, "the consent form expired or was not sent from this site; start the connection again")
 		return
 	}
 	secureHeaders(w, origin(req.RedirectURI))
 	if r.PostForm.Get("decision") != "approve" {
-		deny := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, "access_denied", "the user denied the request"), RedirectURI: req.RedirectURI, State: req.State}
+		deny := &oauth.RedirectError{Err: oauth.Errorf(http.StatusFound, oautherr.AccessDenied, "the user denied the request"), RedirectURI: req.RedirectURI, State: req.State}
 		http.Redirect(w, r, deny.Location(f.Config.Issuer), http.StatusSeeOther)
 		return
 	}
@@ -232,17 +233,17 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 	if req.Kind == platform.ResourceGateway {
 		handle = r.PostForm.Get("handle")
 		if handle == "" {
-			errorPage(w, http.StatusBadRequest, "invalid_request", "choose the handle this connector may use")
+			errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "choose the handle this connector may use")
 			return
 		}
 	}
 	a, err := f.approvable(r.Context(), s, handle, req, client)
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the handle could not be read; retry shortly")
 		return
 	}
 	if a.refusal != "" {
-		errorPage(w, http.StatusForbidden, "access_denied", a.refusal)
+		errorPage(w, http.StatusForbidden, oautherr.AccessDenied, a.refusal)
 		return
 	}
 	approved := chosen(a.scopes, r.PostForm)
@@ -254,7 +255,7 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.Location(f.Config.Issuer), http.StatusSeeOther)
 			return
 		}
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the approval could not be recorded; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the approval could not be recorded; retry shortly")
 		return
 	}
 	code, err := f.Grants.Create(r.Context(), grants.Request{
@@ -262,11 +263,11 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 		Scopes: approved, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
 	})
 	if errors.Is(err, grants.ErrAlreadyApproved) {
-		errorPage(w, http.StatusBadRequest, "invalid_request", err.Error())
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, err.Error())
 		return
 	}
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the approval could not be recorded; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the approval could not be recorded; retry shortly")
 		return
 	}
 	http.Redirect(w, r, oauth.CodeLocation(req, code, f.Config.Issuer), http.StatusSeeOther)
@@ -277,12 +278,12 @@ func (f *Flow) Consent(w http.ResponseWriter, r *http.Request) {
 func (f *Flow) openRequest(w http.ResponseWriter, r *http.Request, sealed string) (*oauth.AuthorizeRequest, *mcpv1alpha1.OAuthClient, bool) {
 	var req oauth.AuthorizeRequest
 	if f.Keys.Keys().Open("authorize", sealed, &req, f.Now()) != nil {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "this authorization request expired or was altered; start the connection again from your MCP client")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "this authorization request expired or was altered; start the connection again from your MCP client")
 		return nil, nil, false
 	}
 	client, err := f.Clients.Client(r.Context(), req.ClientID)
 	if err != nil || client == nil || !oauth.RedirectURIRegistered(client.Spec.RedirectURIs, req.RedirectURI) {
-		errorPage(w, http.StatusBadRequest, "invalid_client", "the client is no longer registered with this redirect URI")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidClient, "the client is no longer registered with this redirect URI")
 		return nil, nil, false
 	}
 	return &req, client, true

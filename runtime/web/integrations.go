@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
@@ -105,12 +106,12 @@ func (p *Integrations) Page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Directory == nil {
-		errorPage(w, http.StatusNotFound, "invalid_request", "this runtime does not serve the MCP & Tools page")
+		errorPage(w, http.StatusNotFound, oautherr.InvalidRequest, "this runtime does not serve the MCP & Tools page")
 		return
 	}
 	page, err := p.build(r.Context(), s)
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "your handles could not be read; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "your handles could not be read; retry shortly")
 		return
 	}
 	page.Revoked = r.URL.Query().Get("revoked")
@@ -124,17 +125,17 @@ func (p *Integrations) Revoke(w http.ResponseWriter, r *http.Request) {
 	f := p.Flow
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "the form could not be read")
 		return
 	}
 	s := readSession(r, f.Keys.Keys(), f.Now())
 	if s == nil || !validCSRF(f.Keys.Keys(), r.PostForm.Get("csrf"), s.Nonce, f.Now()) {
-		errorPage(w, http.StatusForbidden, "invalid_request", "the form expired or was not sent from this site; open MCP & Tools again")
+		errorPage(w, http.StatusForbidden, oautherr.InvalidRequest, "the form expired or was not sent from this site; open MCP & Tools again")
 		return
 	}
 	name := r.PostForm.Get("grant")
 	if name == "" || len(name) > 253 {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "name the grant to revoke")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "name the grant to revoke")
 		return
 	}
 	// Read the grant from the apiserver: it may have been created on
@@ -142,23 +143,23 @@ func (p *Integrations) Revoke(w http.ResponseWriter, r *http.Request) {
 	conn := &mcpv1alpha1.Connection{}
 	if err := f.Grants.Reader.Get(r.Context(), types.NamespacedName{Name: name}, conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			errorPage(w, http.StatusNotFound, "invalid_request", "this grant does not exist or was already revoked")
+			errorPage(w, http.StatusNotFound, oautherr.InvalidRequest, "this grant does not exist or was already revoked")
 			return
 		}
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the grant could not be read; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the grant could not be read; retry shortly")
 		return
 	}
 	h, err := p.Directory.Handle(r.Context(), conn.Spec.Handle)
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the handle could not be read; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the handle could not be read; retry shortly")
 		return
 	}
 	if !mayRevoke(h, s, conn) {
-		errorPage(w, http.StatusForbidden, "access_denied", "only an Admin of the handle "+conn.Spec.Handle+" may revoke its grants")
+		errorPage(w, http.StatusForbidden, oautherr.AccessDenied, "only an Admin of the handle "+conn.Spec.Handle+" may revoke its grants")
 		return
 	}
 	if err := f.Grants.Revoke(r.Context(), name); err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the grant could not be revoked; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "the grant could not be revoked; retry shortly")
 		return
 	}
 	p.awaitGone(r.Context(), name)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
@@ -192,14 +193,14 @@ func oidcCookie(state string) string { return "__Host-mcp_oidc_" + state[:8] }
 // provider with a fresh state, nonce and PKCE challenge.
 func (f *Flow) OIDCStart(w http.ResponseWriter, r *http.Request) {
 	if f.OIDC == nil {
-		errorPage(w, http.StatusNotFound, "invalid_request", "sign-in through an OpenID Connect provider is not configured")
+		errorPage(w, http.StatusNotFound, oautherr.InvalidRequest, "sign-in through an OpenID Connect provider is not configured")
 		return
 	}
 	sealed, next := r.URL.Query().Get("req"), ""
 	if sealed == "" && r.URL.Query().Has("next") {
 		var ok bool
 		if next, ok = returnPath(r.URL.Query().Get("next")); !ok {
-			errorPage(w, http.StatusBadRequest, "invalid_request", "there is no page to return to after signing in")
+			errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "there is no page to return to after signing in")
 			return
 		}
 	} else if _, _, ok := f.openRequest(w, r, sealed); !ok {
@@ -207,17 +208,17 @@ func (f *Flow) OIDCStart(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := f.OIDC.Provider(r.Context())
 	if err != nil {
-		errorPage(w, http.StatusServiceUnavailable, "temporarily_unavailable", f.OIDC.DisplayName+" cannot be reached; retry shortly")
+		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, f.OIDC.DisplayName+" cannot be reached; retry shortly")
 		return
 	}
 	flow := oidcFlow{State: newNonce(), Nonce: newNonce(), Verifier: oauth2.GenerateVerifier(), Request: sealed, Next: next}
 	v, err := f.Keys.Keys().Seal("oidc-flow", flow, f.Now().Add(oidcFlowTTL))
 	if err != nil {
-		errorPage(w, http.StatusInternalServerError, "server_error", "the sign-in could not be signed")
+		errorPage(w, http.StatusInternalServerError, oautherr.ServerError, "the sign-in could not be signed")
 		return
 	}
 	if len(v) > maxCookie {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "this authorization request is too large to sign in with "+f.OIDC.DisplayName)
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "this authorization request is too large to sign in with "+f.OIDC.DisplayName)
 		return
 	}
 	// Lax: the provider sends the browser back with a top-level GET.
@@ -235,7 +236,7 @@ func (f *Flow) OIDCStart(w http.ResponseWriter, r *http.Request) {
 func (f *Flow) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	o := f.OIDC
 	if o == nil {
-		errorPage(w, http.StatusNotFound, "invalid_request", "sign-in through an OpenID Connect provider is not configured")
+		errorPage(w, http.StatusNotFound, oautherr.InvalidRequest, "sign-in through an OpenID Connect provider is not configured")
 		return
 	}
 	q := r.URL.Query()
@@ -252,12 +253,12 @@ func (f *Flow) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	}
 	if !found {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "this sign-in answer does not match a sign-in started in this browser (it expired, was started elsewhere or was altered); start the connection again from your MCP client")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "this sign-in answer does not match a sign-in started in this browser (it expired, was started elsewhere or was altered); start the connection again from your MCP client")
 		return
 	}
 	// RFC 9207: a provider that names itself must be the configured one.
 	if iss := q.Get("iss"); iss != "" && iss != o.IssuerURL {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "this sign-in answer comes from another issuer than "+o.DisplayName+"; start the connection again from your MCP client")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "this sign-in answer comes from another issuer than "+o.DisplayName+"; start the connection again from your MCP client")
 		return
 	}
 	if e := q.Get("error"); e != "" {
@@ -265,12 +266,12 @@ func (f *Flow) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 		if d := q.Get("error_description"); d != "" {
 			msg += " (" + clip(d, 256) + ")"
 		}
-		errorPage(w, http.StatusForbidden, "access_denied", msg)
+		errorPage(w, http.StatusForbidden, oautherr.AccessDenied, msg)
 		return
 	}
 	code := q.Get("code")
 	if code == "" {
-		errorPage(w, http.StatusBadRequest, "invalid_request", o.DisplayName+" sent no authorization code")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, o.DisplayName+" sent no authorization code")
 		return
 	}
 	s, problem := f.oidcSession(r.Context(), code, &flow)
@@ -281,7 +282,7 @@ func (f *Flow) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Nonce = newNonce()
 	if err := writeSession(w, f.Keys.Keys(), s, f.Now(), f.SessionTTL); err != nil {
-		errorPage(w, http.StatusInternalServerError, "server_error", "the session could not be signed")
+		errorPage(w, http.StatusInternalServerError, oautherr.ServerError, "the session could not be signed")
 		return
 	}
 	if next, ok := returnPath(flow.Next); ok && flow.Request == "" {
@@ -304,13 +305,13 @@ type signInProblem struct {
 func (f *Flow) oidcSession(ctx context.Context, code string, flow *oidcFlow) (*Session, *signInProblem) {
 	o := f.OIDC
 	unavailable := func(err error) *signInProblem {
-		return &signInProblem{http.StatusServiceUnavailable, "temporarily_unavailable", o.DisplayName + " cannot be reached; retry shortly", err}
+		return &signInProblem{http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, o.DisplayName + " cannot be reached; retry shortly", err}
 	}
 	refused := func(message string, err error) *signInProblem {
-		return &signInProblem{http.StatusBadGateway, "server_error", message + "; start the connection again from your MCP client", err}
+		return &signInProblem{http.StatusBadGateway, oautherr.ServerError, message + "; start the connection again from your MCP client", err}
 	}
 	denied := func(message string) *signInProblem {
-		return &signInProblem{http.StatusForbidden, "access_denied", message, errors.New(message)}
+		return &signInProblem{http.StatusForbidden, oautherr.AccessDenied, message, errors.New(message)}
 	}
 	p, err := o.Provider(ctx)
 	if err != nil {
@@ -318,7 +319,7 @@ func (f *Flow) oidcSession(ctx context.Context, code string, flow *oidcFlow) (*S
 	}
 	secret, err := o.ClientSecret(ctx)
 	if err != nil {
-		return nil, &signInProblem{http.StatusInternalServerError, "server_error", "sign-in with " + o.DisplayName + " is misconfigured (client secret)", err}
+		return nil, &signInProblem{http.StatusInternalServerError, oautherr.ServerError, "sign-in with " + o.DisplayName + " is misconfigured (client secret)", err}
 	}
 	xctx, cancel := context.WithTimeout(o.clientContext(ctx), o.timeout())
 	defer cancel()

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"net/url"
+
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 )
 
 // returnPath checks where a sign-in started from one of the runtime's own
@@ -20,7 +22,7 @@ func returnPath(next string) (string, bool) {
 func (f *Flow) pageLoginForm(w http.ResponseWriter, status int, next, email, problem string) {
 	next, ok := returnPath(next)
 	if !ok {
-		errorPage(w, http.StatusBadRequest, "invalid_request", "there is no page to return to after signing in")
+		errorPage(w, http.StatusBadRequest, oautherr.InvalidRequest, "there is no page to return to after signing in")
 		return
 	}
 	data := map[string]any{"Title": "Sign in", "Next": next, "Email": email, "Error": problem}

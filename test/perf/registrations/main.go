@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/bench"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
@@ -234,7 +235,7 @@ func register(ctx context.Context, hc *http.Client, issuer string, md map[string
 		return "201 created", nil
 	case resp.StatusCode == http.StatusCreated:
 		return "201 an identical unused client", nil
-	case resp.StatusCode >= 500 && out.Error != "temporarily_unavailable":
+	case resp.StatusCode >= 500 && out.Error != oautherr.TemporarilyUnavailable:
 		return "", fmt.Errorf("registration answered %d: %s", resp.StatusCode, raw)
 	}
 	return fmt.Sprintf("%d %s", resp.StatusCode, out.Error), nil
