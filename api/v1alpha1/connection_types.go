@@ -55,8 +55,12 @@ type ConnectionSpec struct {
 	Scopes []Scope `json:"scopes,omitempty"`
 }
 
-// ConnectionStatus is the grant's token state and what the bootstrap flow
-// observed. Hashes, never tokens, are stored.
+// ConnectionStatus is what the runtime observed of the grant: step-up and
+// bootstrap. The grant's token state (hashes of its code and refresh tokens)
+// lives in the annotation mcp.10x.in/token-state instead, because it cannot
+// be observed again and backup tools do not restore status; the token
+// fields here are what runtimes before that wrote, read until the grant's
+// next token write moves them.
 type ConnectionStatus struct {
 	// conditions describe the connection's state; see the
 	// ConnectionCondition* types.
@@ -69,6 +73,7 @@ type ConnectionStatus struct {
 	// refreshTokenHash is the SHA-256 (base64url) of the one refresh token that
 	// is currently valid. Presenting any other refresh token of this grant
 	// revokes it.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	RefreshTokenHash string `json:"refreshTokenHash,omitempty"`
@@ -78,31 +83,37 @@ type ConnectionStatus struct {
 	// previousRefreshTokenExpiresAt (a client retrying a refresh whose answer
 	// it never received) it rotates again; later, or once the newer token
 	// has been used, it revokes the grant like any other old token.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	PreviousRefreshTokenHash string `json:"previousRefreshTokenHash,omitempty"`
 
 	// previousRefreshTokenExpiresAt ends the retry window of
 	// previousRefreshTokenHash.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	PreviousRefreshTokenExpiresAt *metav1.Time `json:"previousRefreshTokenExpiresAt,omitempty"`
 
 	// refreshCount is how many times the refresh token has rotated.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	RefreshCount int64 `json:"refreshCount,omitempty"`
 
 	// lastRefreshTime is when the refresh token last rotated.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
 
 	// authorizationCode is the grant's pending authorization code until it
 	// is exchanged or expires.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	AuthorizationCode *AuthorizationCodeState `json:"authorizationCode,omitempty"`
 
 	// consumedCodeHash is the hash of the code already exchanged: presenting
 	// it again revokes the grant and everything issued from it.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	ConsumedCodeHash string `json:"consumedCodeHash,omitempty"`
@@ -259,7 +270,8 @@ const (
 )
 
 // Connection is a grant: a user's approval of one OAuth client on one handle,
-// with the state of its refresh token. The runtime creates it at consent and
+// with the state of its tokens in the annotation mcp.10x.in/token-state,
+// which backups keep with the object. The runtime creates it at consent and
 // updates it with optimistic concurrency so any replica can serve any step.
 //
 // +kubebuilder:object:root=true
@@ -282,7 +294,7 @@ type Connection struct {
 	// +required
 	Spec ConnectionSpec `json:"spec,omitzero"`
 
-	// status is the grant's token and bootstrap state.
+	// status is what the runtime observed of the grant.
 	// +optional
 	Status ConnectionStatus `json:"status,omitempty"`
 }

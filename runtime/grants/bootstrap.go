@@ -40,7 +40,7 @@ func NeedsDiscoveryRecord(conn *mcpv1alpha1.Connection, toolCount int, discovery
 // it was revoked meanwhile.
 func (s *Store) RecordDiscovery(ctx context.Context, name string, toolCount int, discoveryErr error) error {
 	now := s.Now()
-	_, _, err := s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+	_, _, err := s.updateStatus(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
 		if !NeedsDiscoveryRecord(conn, toolCount, discoveryErr, now) {
 			return "", errUnchanged
 		}
@@ -96,7 +96,7 @@ func (s *Store) RecordStep(ctx context.Context, name string, st mcpv1alpha1.Conn
 		st.Time = &metav1.Time{Time: s.Now()}
 	}
 	st.Message = truncate(st.Message, 1024)
-	_, _, err := s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+	_, _, err := s.updateStatus(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
 		if old := step(conn, st.Name); old != nil && old.Result == st.Result && old.Message == st.Message {
 			return "", errUnchanged
 		}

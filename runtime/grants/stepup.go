@@ -44,7 +44,7 @@ func NeedsStepUpRecord(conn *mcpv1alpha1.Connection, scopes []mcpv1alpha1.Scope,
 // client authorizes again. A grant that is gone is not an error.
 func (s *Store) RequestStepUp(ctx context.Context, name string, scopes []mcpv1alpha1.Scope) error {
 	now := s.Now()
-	_, _, err := s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+	_, _, err := s.updateStatus(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
 		if !NeedsStepUpRecord(conn, scopes, now) {
 			return "", errUnchanged
 		}

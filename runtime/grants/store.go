@@ -1,7 +1,8 @@
 // Package grants keeps the authorization server's grants as Connection
 // objects, one per approval, updated with optimistic concurrency
 // (resourceVersion) so any runtime replica can serve any step of a flow, and
-// deleted to revoke.
+// deleted to revoke. Token state lives in an annotation (TokenStateAnnotation),
+// what the runtime observed (step-up, bootstrap) in status.
 package grants
 
 import (
@@ -103,28 +104,24 @@ func (s *Store) Create(ctx context.Context, req Request) (string, error) {
 			APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: req.Client.Name, UID: req.Client.UID,
 		}}
 	}
+	var st TokenState
+	code := s.issueCode(&st, conn.Name, req)
+	if err := SetTokenState(conn, st); err != nil {
+		return "", err
+	}
 	err := s.Client.Create(ctx, conn)
-	switch {
-	case err == nil:
-		code := s.issueCode(conn, req)
-		err = s.Client.Status().Update(ctx, conn)
-		if err == nil {
-			return code, nil
-		}
-		if !apierrors.IsConflict(err) {
-			_ = s.Client.Delete(ctx, conn)
-			return "", fmt.Errorf("failed to record the authorization code: %w", err)
-		}
-		// The same approval, submitted again, got in between.
-	case !apierrors.IsAlreadyExists(err):
+	if err == nil {
+		return code, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
 		return "", fmt.Errorf("failed to record the grant: %w", err)
 	}
-	_, code, err := s.update(ctx, name, func(c *mcpv1alpha1.Connection) (string, error) {
+	_, code, err = s.updateTokens(ctx, name, func(c *mcpv1alpha1.Connection, st *TokenState) (string, error) {
 		if c.Spec.Handle != req.Handle || c.Spec.ClientID != req.Client.ClientID() || c.Spec.Subject != req.Subject ||
-			c.Status.ConsumedCodeHash != "" || c.Status.RefreshTokenHash != "" {
+			st.ConsumedCodeHash != "" || st.RefreshTokenHash != "" {
 			return "", ErrAlreadyApproved
 		}
-		return s.issueCode(c, req), nil
+		return s.issueCode(st, c.Name, req), nil
 	})
 	return code, err
 }
@@ -140,12 +137,12 @@ func grantName(req Request) string {
 	return "conn-" + strings.ToLower(base32.StdEncoding.EncodeToString(sum[:10]))
 }
 
-// issueCode sets a new pending authorization code on conn and returns it;
-// a code issued before for the same grant stops being accepted.
-func (s *Store) issueCode(conn *mcpv1alpha1.Connection, req Request) string {
-	code, hash := tokens.NewOpaque(tokens.CodePrefix, conn.Name)
+// issueCode sets a new pending authorization code of the grant and returns
+// it; a code issued before for the same grant stops being accepted.
+func (s *Store) issueCode(st *TokenState, grant string, req Request) string {
+	code, hash := tokens.NewOpaque(tokens.CodePrefix, grant)
 	expires := metav1.NewTime(s.Now().Add(s.CodeTTL))
-	conn.Status.AuthorizationCode = &mcpv1alpha1.AuthorizationCodeState{
+	st.AuthorizationCode = &mcpv1alpha1.AuthorizationCodeState{
 		Hash: hash, ExpiresAt: &expires, CodeChallenge: req.CodeChallenge, RedirectURI: req.RedirectURI,
 	}
 	return code
@@ -158,11 +155,11 @@ func (s *Store) ExchangeCode(ctx context.Context, code, clientID, redirectURI, v
 	if !ok {
 		return nil, "", ErrInvalidCode
 	}
-	return s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
-		if conn.Status.ConsumedCodeHash != "" && tokens.HashEqual(code, conn.Status.ConsumedCodeHash) {
+	return s.updateTokens(ctx, name, func(conn *mcpv1alpha1.Connection, st *TokenState) (string, error) {
+		if st.ConsumedCodeHash != "" && tokens.HashEqual(code, st.ConsumedCodeHash) {
 			return "", ErrCodeReused
 		}
-		pending := conn.Status.AuthorizationCode
+		pending := st.AuthorizationCode
 		if pending == nil || !tokens.HashEqual(code, pending.Hash) || !s.Now().Before(pending.ExpiresAt.Time) || conn.Spec.ClientID != clientID {
 			return "", ErrInvalidCode
 		}
@@ -173,9 +170,9 @@ func (s *Store) ExchangeCode(ctx context.Context, code, clientID, redirectURI, v
 			return "", ErrPKCE
 		}
 		refresh, hash := tokens.NewOpaque(tokens.RefreshPrefix, conn.Name)
-		conn.Status.AuthorizationCode = nil
-		conn.Status.ConsumedCodeHash = tokens.Hash(code)
-		conn.Status.RefreshTokenHash = hash
+		st.AuthorizationCode = nil
+		st.ConsumedCodeHash = tokens.Hash(code)
+		st.RefreshTokenHash = hash
 		return refresh, nil
 	})
 }
@@ -188,11 +185,10 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 	if !ok {
 		return nil, "", ErrNotFound
 	}
-	return s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+	return s.updateTokens(ctx, name, func(conn *mcpv1alpha1.Connection, st *TokenState) (string, error) {
 		if conn.Spec.ClientID != clientID {
 			return "", ErrWrongClient
 		}
-		st := &conn.Status
 		now := metav1.NewTime(s.Now())
 		current := tokens.HashEqual(refreshToken, st.RefreshTokenHash)
 		retry := !current && st.PreviousRefreshTokenHash != "" && tokens.HashEqual(refreshToken, st.PreviousRefreshTokenHash) &&
@@ -210,9 +206,9 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 			st.PreviousRefreshTokenHash, st.PreviousRefreshTokenExpiresAt = st.RefreshTokenHash, &expires
 		}
 		refresh, hash := tokens.NewOpaque(tokens.RefreshPrefix, conn.Name)
-		conn.Status.RefreshTokenHash = hash
-		conn.Status.RefreshCount++
-		conn.Status.LastRefreshTime = &now
+		st.RefreshTokenHash = hash
+		st.RefreshCount++
+		st.LastRefreshTime = &now
 		return refresh, nil
 	})
 }
@@ -241,10 +237,52 @@ func (s *Store) RevokeFor(ctx context.Context, name, clientID string) error {
 	return s.Revoke(ctx, name)
 }
 
-// update applies change to the current version of a grant with optimistic
-// concurrency, retrying on conflicts so a concurrent redemption is judged
-// against the state it raced with. A reuse error revokes the grant.
-func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha1.Connection) (string, error)) (*mcpv1alpha1.Connection, string, error) {
+// updateTokens applies change to a grant's token state and writes it to the
+// annotation: a write of the object, whose resourceVersion also covers its
+// status, so a redemption or rotation racing any other write of the grant
+// is judged again against what it raced with.
+func (s *Store) updateTokens(ctx context.Context, name string, change func(*mcpv1alpha1.Connection, *TokenState) (string, error)) (*mcpv1alpha1.Connection, string, error) {
+	return s.update(ctx, name, func(conn *mcpv1alpha1.Connection) (string, error) {
+		st, err := TokenStateOf(conn)
+		if err != nil {
+			return "", err
+		}
+		token, err := change(conn, &st)
+		if err != nil {
+			return "", err
+		}
+		return token, SetTokenState(conn, st)
+	}, s.writeTokens)
+}
+
+// writeTokens writes the object (annotations), then clears token state a
+// runtime before it kept in status. That second write may fail (a conflict)
+// without harm: the annotation wins, and the next token write tries again.
+func (s *Store) writeTokens(ctx context.Context, conn *mcpv1alpha1.Connection) error {
+	legacy := legacyTokenState(&conn.Status) != TokenState{}
+	if err := s.Client.Update(ctx, conn); err != nil {
+		return err
+	}
+	if legacy {
+		clearLegacyTokenState(&conn.Status)
+		_ = s.Client.Status().Update(ctx, conn)
+	}
+	return nil
+}
+
+// updateStatus applies change to what a grant's status records.
+func (s *Store) updateStatus(ctx context.Context, name string, change func(*mcpv1alpha1.Connection) (string, error)) (*mcpv1alpha1.Connection, string, error) {
+	return s.update(ctx, name, change, func(ctx context.Context, conn *mcpv1alpha1.Connection) error {
+		return s.Client.Status().Update(ctx, conn)
+	})
+}
+
+// update applies change to the current version of a grant and writes it
+// with optimistic concurrency, retrying on conflicts so a concurrent
+// redemption is judged against the state it raced with. A reuse error
+// revokes the grant.
+func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha1.Connection) (string, error),
+	write func(context.Context, *mcpv1alpha1.Connection) error) (*mcpv1alpha1.Connection, string, error) {
 	for attempt := 0; ; attempt++ {
 		conn := &mcpv1alpha1.Connection{}
 		if err := s.Reader.Get(ctx, types.NamespacedName{Name: name}, conn); err != nil {
@@ -263,7 +301,7 @@ func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha
 		if err != nil {
 			return nil, "", err
 		}
-		err = s.Client.Status().Update(ctx, conn)
+		err = write(ctx, conn)
 		if err == nil {
 			return conn, token, nil
 		}

@@ -82,8 +82,8 @@ func TestCodeThenRefreshRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conn.Status.AuthorizationCode != nil || conn.Status.RefreshTokenHash == "" {
-		t.Errorf("status after the exchange: %+v", conn.Status)
+	if st, err := TokenStateOf(conn); err != nil || st.AuthorizationCode != nil || st.RefreshTokenHash == "" {
+		t.Errorf("token state after the exchange: %+v (%v)", st, err)
 	}
 	if strings.Contains(fmt.Sprintf("%+v", conn), refresh) || strings.Contains(fmt.Sprintf("%+v", conn), code) {
 		t.Error("a token is stored in the grant instead of its hash")
@@ -100,8 +100,8 @@ func TestCodeThenRefreshRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status.RefreshCount != 2 || third == second {
-		t.Errorf("refresh count %d; rotation returned the same token: %v", got.Status.RefreshCount, third == second)
+	if st, _ := TokenStateOf(got); st.RefreshCount != 2 || third == second {
+		t.Errorf("refresh count %d; rotation returned the same token: %v", st.RefreshCount, third == second)
 	}
 	if _, _, err := s.Refresh(ctx, second, c.Name); !errors.Is(err, ErrRefreshReused) {
 		t.Fatalf("an old refresh token: %v, want ErrRefreshReused", err)
@@ -295,5 +295,44 @@ func TestRecordDiscovery(t *testing.T) {
 	}
 	if err := s.RecordDiscovery(ctx, conn, 3, nil); err != nil {
 		t.Errorf("discovery on a revoked grant: %v", err)
+	}
+}
+
+// A grant a runtime before the token-state annotation wrote keeps its state
+// in status: its tokens keep working, its next token write moves the state
+// to the annotation and clears status, and reuse detection still holds.
+func TestLegacyStatusGrantKeepsWorking(t *testing.T) {
+	now := time.Now()
+	s, c := newStore(t, &now)
+	ctx := context.Background()
+	name := "conn-legacy-" + strings.ToLower(tokens.RandomID()[:8])
+	code, codeHash := tokens.NewOpaque(tokens.CodePrefix, name)
+	refresh, refreshHash := tokens.NewOpaque(tokens.RefreshPrefix, name)
+	conn := &mcpv1alpha1.Connection{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mcpv1alpha1.ConnectionSpec{
+		Handle: "acme", ClientID: c.Name, Subject: "static#alice@example.com", Resource: "https://acme.mcp.10x.in/mcp", Scopes: []mcpv1alpha1.Scope{"mcp.connect"}}}
+	if err := env.Client.Create(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	conn.Status.RefreshTokenHash, conn.Status.ConsumedCodeHash, conn.Status.RefreshCount = refreshHash, codeHash, 4
+	if err := env.Client.Status().Update(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+
+	got, next, err := s.Refresh(ctx, refresh, c.Name)
+	if err != nil {
+		t.Fatalf("refresh of a grant with its state in status: %v", err)
+	}
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: name}, got); err != nil {
+		t.Fatal(err)
+	}
+	st, err := TokenStateOf(got)
+	if err != nil || st.RefreshCount != 5 || st.ConsumedCodeHash != codeHash || !tokens.HashEqual(next, st.RefreshTokenHash) {
+		t.Errorf("token state after the move: %+v (%v)", st, err)
+	}
+	if legacyTokenState(&got.Status) != (TokenState{}) {
+		t.Errorf("status still holds token state: %+v", got.Status)
+	}
+	if _, _, err := s.ExchangeCode(ctx, code, c.Name, callback, verifier); !errors.Is(err, ErrCodeReused) || grantExists(t, name) {
+		t.Errorf("the redeemed code again: %v (grant kept: %v)", err, grantExists(t, name))
 	}
 }

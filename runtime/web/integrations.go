@@ -17,6 +17,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 )
 
 // IntegrationsPath is the "Integrations -> MCP & Tools" page;
@@ -334,7 +335,7 @@ func grant(conn *mcpv1alpha1.Connection, oc *mcpv1alpha1.OAuthClient, s *Session
 	if v.Email == "" {
 		v.Email = conn.Spec.Subject
 	}
-	switch st := conn.Status; {
+	switch st, _ := grants.TokenStateOf(conn); {
 	case st.RefreshTokenHash != "":
 		v.State = "connected"
 	case st.AuthorizationCode != nil:

@@ -34,7 +34,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,11 +45,12 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/examples/links"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/bench"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
@@ -238,33 +238,18 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 // writePlatformConfig writes config/platform/platform.yaml with static-user
 // sign-in (the runtime needs a sign-in method) and loads it back.
 func writePlatformConfig(dir string) (string, *platform.Config, error) {
-	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "platform", "platform.yaml"))
+	c, err := fixtures.RepoPlatform()
 	if err != nil {
 		return "", nil, err
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return "", nil, err
-	}
-	doc["signIn"] = map[string]any{"staticUsersSecret": usersSecret}
-	if data, err = yaml.Marshal(doc); err != nil {
-		return "", nil, err
-	}
+	c.SignIn = platform.SignIn{StaticUsersSecret: usersSecret}
 	path := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", nil, err
-	}
-	cfg, err := platform.Load(path)
+	cfg, err := fixtures.WritePlatform(path, c)
 	return path, cfg, err
 }
 
 func createUsers(ctx context.Context, c client.Client, ns string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte("bench-password"), bcrypt.MinCost)
-	if err != nil {
-		return err
-	}
-	return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: usersSecret, Namespace: ns},
-		Data: map[string][]byte{web.StaticUsersKey: fmt.Appendf(nil, "- email: alice@example.com\n  passwordHash: %q\n", hash)}})
+	return c.Create(ctx, fixtures.UsersSecretIn(ns, usersSecret, fixtures.User("alice@example.com", "bench-password")))
 }
 
 // startLinks runs the example Links toolset on loopback, trusting the
@@ -305,20 +290,18 @@ func grantOf(o options, i int, now time.Time) *mcpv1alpha1.Connection {
 func benchGrant(name, handle string, i int, scopes []mcpv1alpha1.Scope, toolCount int32, now time.Time) *mcpv1alpha1.Connection {
 	t := metav1.NewTime(now.Truncate(time.Second))
 	hash := func(s string) string { return tokens.Hash(fmt.Sprintf("%s-%d", s, i)) }
-	return &mcpv1alpha1.Connection{
+	conn := &mcpv1alpha1.Connection{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: mcpv1alpha1.ConnectionSpec{Handle: handle, ClientID: handle + "-chatgpt", Subject: fmt.Sprintf("https://ai.10x.in#user-%d", i),
 			Email: fmt.Sprintf("user-%d@example.com", i), Resource: "https://" + handle + ".mcp.10x.in/mcp", Scopes: scopes},
 		Status: mcpv1alpha1.ConnectionStatus{
 			Conditions: []metav1.Condition{{Type: mcpv1alpha1.ConnectionConditionReady, Status: metav1.ConditionTrue, Reason: "ToolsDiscovered",
 				Message: fmt.Sprintf("the connector listed %d tools", toolCount), LastTransitionTime: t}},
-			RefreshTokenHash: hash("refresh"),
-			RefreshCount:     3,
-			LastRefreshTime:  &t,
-			ConsumedCodeHash: hash("code"),
-			Bootstrap:        &mcpv1alpha1.ConnectionBootstrap{LastDiscoveryTime: &t, ToolCount: &toolCount},
+			Bootstrap: &mcpv1alpha1.ConnectionBootstrap{LastDiscoveryTime: &t, ToolCount: &toolCount},
 		},
 	}
+	_ = grants.SetTokenState(conn, grants.TokenState{RefreshTokenHash: hash("refresh"), RefreshCount: 3, LastRefreshTime: &t, ConsumedCodeHash: hash("code")})
+	return conn
 }
 
 // touch sends one MCP ping to each grant's handle with a token of the

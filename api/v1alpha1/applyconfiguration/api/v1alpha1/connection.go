@@ -21,7 +21,8 @@ import (
 // with apply.
 //
 // Connection is a grant: a user's approval of one OAuth client on one handle,
-// with the state of its refresh token. The runtime creates it at consent and
+// with the state of its tokens in the annotation mcp.10x.in/token-state,
+// which backups keep with the object. The runtime creates it at consent and
 // updates it with optimistic concurrency so any replica can serve any step.
 type ConnectionApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration `json:""`
@@ -29,7 +30,7 @@ type ConnectionApplyConfiguration struct {
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
 	// spec records the grant.
 	Spec *ConnectionSpecApplyConfiguration `json:"spec,omitempty"`
-	// status is the grant's token and bootstrap state.
+	// status is what the runtime observed of the grant.
 	Status *ConnectionStatusApplyConfiguration `json:"status,omitempty"`
 }
 

@@ -16,8 +16,12 @@ import (
 // ConnectionStatusApplyConfiguration represents a declarative configuration of the ConnectionStatus type for use
 // with apply.
 //
-// ConnectionStatus is the grant's token state and what the bootstrap flow
-// observed. Hashes, never tokens, are stored.
+// ConnectionStatus is what the runtime observed of the grant: step-up and
+// bootstrap. The grant's token state (hashes of its code and refresh tokens)
+// lives in the annotation mcp.10x.in/token-state instead, because it cannot
+// be observed again and backup tools do not restore status; the token
+// fields here are what runtimes before that wrote, read until the grant's
+// next token write moves them.
 type ConnectionStatusApplyConfiguration struct {
 	// conditions describe the connection's state; see the
 	// ConnectionCondition* types.
@@ -25,25 +29,32 @@ type ConnectionStatusApplyConfiguration struct {
 	// refreshTokenHash is the SHA-256 (base64url) of the one refresh token that
 	// is currently valid. Presenting any other refresh token of this grant
 	// revokes it.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	RefreshTokenHash *string `json:"refreshTokenHash,omitempty"`
 	// previousRefreshTokenHash is the hash of the refresh token the last
 	// rotation replaced. Presented again before
 	// previousRefreshTokenExpiresAt (a client retrying a refresh whose answer
 	// it never received) it rotates again; later, or once the newer token
 	// has been used, it revokes the grant like any other old token.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	PreviousRefreshTokenHash *string `json:"previousRefreshTokenHash,omitempty"`
 	// previousRefreshTokenExpiresAt ends the retry window of
 	// previousRefreshTokenHash.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	PreviousRefreshTokenExpiresAt *metav1.Time `json:"previousRefreshTokenExpiresAt,omitempty"`
 	// refreshCount is how many times the refresh token has rotated.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	RefreshCount *int64 `json:"refreshCount,omitempty"`
 	// lastRefreshTime is when the refresh token last rotated.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
 	// authorizationCode is the grant's pending authorization code until it
 	// is exchanged or expires.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	AuthorizationCode *AuthorizationCodeStateApplyConfiguration `json:"authorizationCode,omitempty"`
 	// consumedCodeHash is the hash of the code already exchanged: presenting
 	// it again revokes the grant and everything issued from it.
+	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
 	ConsumedCodeHash *string `json:"consumedCodeHash,omitempty"`
 	// stepUp records scopes a request through this grant needed and the
 	// grant lacks. Until stepUp.requestedAt + StepUpWindow a refresh of the
