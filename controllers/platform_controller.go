@@ -26,20 +26,19 @@ import (
 type PlatformReconciler struct {
 	client.Client
 	Config *platform.Config
-	owned  applier
 }
 
 // platformRequest is the one request the reconciler handles.
 var platformRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "platform"}}
 
-// Reconcile applies the platform objects.
+// Reconcile applies the platform objects that differ from the cache.
 func (r *PlatformReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	for _, desired := range platformApplies(r.Config) {
+	for _, desired := range PlatformObjects(r.Config) {
 		existing, err := getCachedObject(ctx, r.Client, desired)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if _, _, err := r.owned.apply(ctx, r.Client, desired, existing); err != nil {
+		if _, err := applyOwned(ctx, r.Client, nil, desired, existing); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
