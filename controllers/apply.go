@@ -2,124 +2,76 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"sync"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-
-	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 )
 
-// applyOwned server-side applies desired, controlled by owner (nil for the
-// platform's own objects), unless the cached existing object already carries
-// everything desired says, so a steady state costs no writes. A hand edit of
-// a field the operator sets makes the object differ, and the apply with
-// forced ownership reverts it.
-func applyOwned(ctx context.Context, c client.Client, owner client.Object, desired, existing client.Object) (changed bool, err error) {
-	if owner != nil {
-		if err := controllerutil.SetControllerReference(owner, desired, c.Scheme()); err != nil {
-			return false, fmt.Errorf("failed to set the owner of %s: %w", desired.GetName(), err)
-		}
-	}
-	want, err := toUnstructured(desired)
-	if err != nil {
-		return false, err
-	}
-	if existing != nil && upToDate(want, existing, owner) {
-		return false, nil
-	}
-	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(want), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("failed to apply %s %s/%s: %w", want.GetKind(), want.GetNamespace(), want.GetName(), err)
-	}
-	return true, nil
+// applier server-side applies the apply configurations of the objects the
+// operator owns, under its field manager with forced ownership, so hand
+// edits of owned fields are reverted and fields a newer operator no longer
+// sets are removed. It remembers, per object, the resourceVersion its last
+// apply left and a hash of that request (as cluster-api's SSA cache does):
+// while the cached object still has that version and the request is the
+// same, nothing can have changed and the apply is skipped. Any other write
+// (a hand edit, a status update) changes the version and costs one apply.
+// The zero value is ready to use.
+type applier struct {
+	mu   sync.Mutex
+	last map[string]lastApply
 }
 
-// toUnstructured converts a typed object for server-side apply, without the
-// status (which belongs to other controllers) or empty metadata.
-func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, fmt.Errorf("failed to convert %s: %w", obj.GetName(), err)
-	}
-	delete(m, "status")
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	return &unstructured.Unstructured{Object: m}, nil
+type lastApply struct {
+	resourceVersion string
+	request         [sha256.Size]byte
 }
 
-// upToDate reports whether existing has the desired labels, the controller
-// owner reference and a spec that agrees with every field desired sets.
-func upToDate(want *unstructured.Unstructured, existing, owner client.Object) bool {
-	for k, v := range want.GetLabels() {
-		if existing.GetLabels()[k] != v {
-			return false
-		}
-	}
-	if owner != nil {
-		if ref := metav1.GetControllerOf(existing); ref == nil || ref.UID != owner.GetUID() {
-			return false
-		}
-	}
-	have, err := runtime.DefaultUnstructuredConverter.ToUnstructured(existing)
+// apply applies desired unless existing (the cached object, nil when
+// missing) is what the same request left last time. It returns the object
+// as the apiserver answered (nil when skipped) and whether the apply changed
+// it: a cache that has not yet seen the previous apply is no change.
+func (a *applier) apply(ctx context.Context, c client.Client, desired ownedApply, existing client.Object) (client.Object, bool, error) {
+	body, err := json.Marshal(desired)
 	if err != nil {
-		return false
+		return nil, false, fmt.Errorf("failed to encode %s %s: %w", *desired.GetKind(), *desired.GetName(), err)
 	}
-	return equality.Semantic.DeepDerivative(want.Object["spec"], have["spec"]) && sameListLengths(want.Object["spec"], have["spec"])
-}
-
-// sameListLengths reports whether every non-empty list of want has as many
-// items in have. DeepDerivative compares only the items want has, so a hand
-// edit that appends one (a second hostname, another rule) would stay; the
-// apiserver's defaulting never adds items to the lists the operator sets.
-func sameListLengths(want, have any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, _ := have.(map[string]any)
-		for k, v := range w {
-			if !sameListLengths(v, h[k]) {
-				return false
-			}
-		}
-	case []any:
-		h, _ := have.([]any)
-		if len(w) > 0 && len(h) != len(w) {
-			return false
-		}
-		for i := range min(len(w), len(h)) {
-			if !sameListLengths(w[i], h[i]) {
-				return false
-			}
-		}
+	request := sha256.Sum256(body)
+	key := *desired.GetAPIVersion() + "/" + *desired.GetKind() + "/" + *desired.GetNamespace() + "/" + *desired.GetName()
+	a.mu.Lock()
+	last, seen := a.last[key]
+	a.mu.Unlock()
+	if existing != nil && seen && last.resourceVersion == existing.GetResourceVersion() && last.request == request {
+		return nil, false, nil
 	}
-	return true
+	// Apply decodes the answer into desired.
+	if err := c.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return nil, false, fmt.Errorf("failed to apply %s %s/%s: %w", *desired.GetKind(), *desired.GetNamespace(), *desired.GetName(), err)
+	}
+	applied, err := typedObject(desired)
+	if err != nil {
+		return nil, false, err
+	}
+	a.mu.Lock()
+	if a.last == nil {
+		a.last = map[string]lastApply{}
+	}
+	a.last[key] = lastApply{resourceVersion: applied.GetResourceVersion(), request: request}
+	a.mu.Unlock()
+	before, after := "", applied.GetResourceVersion()
+	if existing != nil {
+		before = existing.GetResourceVersion()
+	}
+	return applied, after != before && (!seen || after != last.resourceVersion), nil
 }
 
 // deleteIfExists deletes obj, treating not-found as success.
 func deleteIfExists(ctx context.Context, c client.Client, obj client.Object) error {
 	if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to delete %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
-}
-
-// applyStatus server-side applies the status subresource of a cluster-scoped
-// object of this API group: only the fields in status, owned by the operator.
-func applyStatus(ctx context.Context, c client.Client, kind, name string, status any) error {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
-	if err != nil {
-		return fmt.Errorf("failed to convert the status of %s %s: %w", kind, name, err)
-	}
-	patch := &unstructured.Unstructured{Object: map[string]any{"status": m}}
-	patch.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind(kind))
-	patch.SetName(name)
-	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to update the status of %s %s: %w", kind, name, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,13 +27,17 @@ func getCached[T any, PT interface {
 }
 
 // getCachedObject reads the current version of desired's object, or nil.
-func getCachedObject(ctx context.Context, c client.Client, desired client.Object) (client.Object, error) {
-	obj := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
-	if err := c.Get(ctx, client.ObjectKeyFromObject(desired), obj); err != nil {
+func getCachedObject(ctx context.Context, c client.Client, desired ownedApply) (client.Object, error) {
+	obj, err := emptyObject(desired)
+	if err != nil {
+		return nil, err
+	}
+	ns, name := *desired.GetNamespace(), *desired.GetName()
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("failed to read %s/%s: %w", desired.GetNamespace(), desired.GetName(), err)
+		return nil, fmt.Errorf("failed to read %s/%s: %w", ns, name, err)
 	}
 	return obj, nil
 }

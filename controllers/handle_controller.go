@@ -21,7 +21,9 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	mcpapply "github.com/10xdotin/mcp-handle-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 )
 
 // hostnameIndex indexes HTTPRoutes by their lower-cased hostnames, to find a
@@ -35,6 +37,7 @@ type HandleReconciler struct {
 	client.Client
 	Config   *platform.Config
 	Recorder events.EventRecorder
+	owned    applier
 }
 
 // +kubebuilder:rbac:groups=mcp.10x.in,resources=handles,verbs=get;list;watch
@@ -111,27 +114,29 @@ func (r *HandleReconciler) observe(ctx context.Context, h *mcpv1alpha1.Handle) (
 	return obs, nil
 }
 
-// applyEdge writes every desired object that differs from what is cached,
-// records one event naming what it created or repaired, and removes
-// per-handle TLS objects left from a previous TLS mode. Objects it has just
-// created stand in for the cache in the observation, so the status written
+// applyEdge applies every desired object (unless unchanged since its last
+// apply), records one event naming what it created or repaired, and removes
+// per-handle TLS objects left from a previous TLS mode. Objects missing from
+// the cache are stood in for by the apply's answer, so the status written
 // next says they are pending rather than missing.
 func (r *HandleReconciler) applyEdge(ctx context.Context, h *mcpv1alpha1.Handle, obs *handleObservation) error {
 	var created, repaired []string
-	for _, desired := range HandleObjects(r.Config, h) {
+	for _, desired := range handleApplies(r.Config, h) {
 		existing, err := getCachedObject(ctx, r.Client, desired)
 		if err != nil {
 			return err
 		}
-		changed, err := applyOwned(ctx, r.Client, h, desired, existing)
+		name := *desired.GetKind() + " " + *desired.GetNamespace() + "/" + *desired.GetName()
+		applied, changed, err := r.owned.apply(ctx, r.Client, desired, existing)
 		if err != nil {
 			return err
 		}
-		name := desired.GetObjectKind().GroupVersionKind().Kind + " " + desired.GetNamespace() + "/" + desired.GetName()
+		if existing == nil && applied != nil {
+			obs.stand(applied)
+		}
 		switch {
 		case changed && existing == nil:
 			created = append(created, name)
-			obs.stand(desired)
 		case changed:
 			repaired = append(repaired, name)
 		}
@@ -205,7 +210,13 @@ func (r *HandleReconciler) updateStatus(ctx context.Context, h *mcpv1alpha1.Hand
 		}
 		r.Recorder.Eventf(h, nil, kind, after.Reason, "Reconcile", "%s=%s: %s", t, after.Status, after.Message)
 	}
-	return applyStatus(ctx, r.Client, "Handle", h.Name, &want)
+	status := mcpapply.HandleStatus().
+		WithConditions(ssa.Conditions(want.Conditions...)...).
+		WithObservedGeneration(want.ObservedGeneration)
+	if e := want.Endpoints; e != nil {
+		status.WithEndpoints(mcpapply.HandleEndpoints().WithHosted(e.Hosted).WithGateway(e.Gateway).WithCompatibility(e.Compatibility))
+	}
+	return ssa.ApplyStatus(ctx, r.Client, mcpapply.Handle(h.Name).WithStatus(status), FieldOwner)
 }
 
 // sameHandleStatus compares the parts of the status the operator owns.

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwapply "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
@@ -25,7 +26,12 @@ func testConfig(t *testing.T) *platform.Config {
 
 // routeWithParents returns the desired route with one parent status per
 // parent reference carrying the given Accepted and ResolvedRefs statuses.
-func routeWithParents(r *gatewayv1.HTTPRoute, accepted, resolved metav1.ConditionStatus) *gatewayv1.HTTPRoute {
+func routeWithParents(ac *gwapply.HTTPRouteApplyConfiguration, accepted, resolved metav1.ConditionStatus) *gatewayv1.HTTPRoute {
+	obj, err := typedObject(ac)
+	if err != nil {
+		panic(err)
+	}
+	r := obj.(*gatewayv1.HTTPRoute)
 	for _, ref := range r.Spec.ParentRefs {
 		r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{ParentRef: ref, Conditions: []metav1.Condition{
 			{Type: "Accepted", Status: accepted, Reason: "Why" + string(accepted), Message: "accepted is " + string(accepted)},

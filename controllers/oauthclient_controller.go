@@ -20,7 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	mcpapply "github.com/10xdotin/mcp-handle-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 )
 
 // oauthClientHandleIndex indexes OAuthClients by the handle they are bound to.
@@ -134,7 +136,16 @@ func (r *OAuthClientReconciler) updateStatus(ctx context.Context, c *mcpv1alpha1
 		}
 		r.Recorder.Eventf(c, nil, kind, after.Reason, "Reconcile", "%s", after.Message)
 	}
-	return applyStatus(ctx, r.Client, "OAuthClient", c.Name, &want)
+	status := mcpapply.OAuthClientStatus().
+		WithConditions(ssa.Conditions(want.Conditions...)...).
+		WithObservedGeneration(want.ObservedGeneration)
+	if want.ClientID != "" {
+		status.WithClientID(want.ClientID)
+	}
+	if ref := want.SecretRef; ref != nil {
+		status.WithSecretRef(mcpapply.SecretReference().WithName(ref.Name).WithNamespace(ref.Namespace))
+	}
+	return ssa.ApplyStatus(ctx, r.Client, mcpapply.OAuthClient(c.Name).WithStatus(status), FieldOwner)
 }
 
 // SetupWithManager registers the reconciler: it watches OAuthClients, their

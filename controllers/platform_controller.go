@@ -26,19 +26,20 @@ import (
 type PlatformReconciler struct {
 	client.Client
 	Config *platform.Config
+	owned  applier
 }
 
 // platformRequest is the one request the reconciler handles.
 var platformRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "platform"}}
 
-// Reconcile applies the platform objects that differ from the cache.
+// Reconcile applies the platform objects.
 func (r *PlatformReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	for _, desired := range PlatformObjects(r.Config) {
+	for _, desired := range platformApplies(r.Config) {
 		existing, err := getCachedObject(ctx, r.Client, desired)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if _, err := applyOwned(ctx, r.Client, nil, desired, existing); err != nil {
+		if _, _, err := r.owned.apply(ctx, r.Client, desired, existing); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -1,11 +1,9 @@
 package controllers
 
 import (
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
@@ -19,14 +17,7 @@ import (
 func Render(cfg *platform.Config, s *runtime.Scheme, handles []mcpv1alpha1.Handle, clients []mcpv1alpha1.OAuthClient) ([]client.Object, error) {
 	objs := PlatformObjects(cfg)
 	for i := range handles {
-		h := &handles[i]
-		h.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind("Handle"))
-		for _, o := range HandleObjects(cfg, h) {
-			if err := controllerutil.SetControllerReference(h, o, s); err != nil {
-				return nil, fmt.Errorf("failed to set the owner of %s: %w", o.GetName(), err)
-			}
-			objs = append(objs, o)
-		}
+		objs = append(objs, HandleObjects(cfg, &handles[i])...)
 	}
 	for i := range clients {
 		if !clients[i].Confidential() {
