@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,8 +26,8 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -62,11 +60,9 @@ func newStack(t *testing.T, options ...func(*runtime.Server)) *stack {
 	}
 	cfg.SignIn.StaticUsersSecret = "mcp-users"
 	c := env.Client
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	objs := []ctrlclient.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.Namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{
-			web.StaticUsersKey: fmt.Appendf(nil, "- email: alice@example.com\n  passwordHash: %q\n- email: mallory@example.com\n  passwordHash: %q\n", hash, hash)}},
+		fixtures.UsersSecretIn(cfg.Namespace, "mcp-users", fixtures.User("alice@example.com", password), fixtures.User("mallory@example.com", password)),
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
 			Members: []mcpv1alpha1.HandleMember{{User: "alice@example.com", Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read"}}}}},
 		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{

@@ -2,7 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"fmt"
 	"html"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +24,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -42,14 +41,12 @@ func integrationsFixture(t *testing.T, s *stack) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	c := env.Client
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	var users strings.Builder
+	var users []web.StaticUser
 	for _, u := range []string{"ada@initech.example", "bob@initech.example", "carol@initech.example", "eve@umbrella.example", "zed@nowhere.example"} {
-		fmt.Fprintf(&users, "- email: %s\n  passwordHash: %q\n", u, hash)
+		users = append(users, fixtures.User(u, password))
 	}
 	objs := []ctrlclient.Object{
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users-integrations", Namespace: s.cfg.Namespace},
-			Data: map[string][]byte{web.StaticUsersKey: []byte(users.String())}},
+		fixtures.UsersSecretIn(s.cfg.Namespace, "mcp-users-integrations", users...),
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "initech"}, Spec: mcpv1alpha1.HandleSpec{DisplayName: "Initech <Corp>",
 			Members: []mcpv1alpha1.HandleMember{
 				{User: "ada@initech.example", Role: mcpv1alpha1.MemberRoleAdmin},

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +28,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/connect"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -65,15 +65,11 @@ func doctorStack(t *testing.T) *runtimeStack {
 func doctorFixture(t *testing.T, s *runtimeStack) error {
 	ctx := context.Background()
 	c := env.Client
-	hash, err := bcrypt.GenerateFromPassword([]byte(doctorPassword), bcrypt.MinCost)
-	if err != nil {
-		return err
-	}
 	users := &corev1.Secret{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: s.cfg.Namespace, Name: "mcp-users"}, users); err != nil {
 		return err
 	}
-	users.Data = map[string][]byte{web.StaticUsersKey: fmt.Appendf(nil, "- email: alice@example.com\n  passwordHash: %q\n", hash)}
+	users.Data = map[string][]byte{web.StaticUsersKey: fixtures.Users(fixtures.User("alice@example.com", doctorPassword))}
 	if err := c.Update(ctx, users); err != nil {
 		return err
 	}

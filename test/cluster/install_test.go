@@ -25,7 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,10 +41,10 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/cluster"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 )
 
@@ -465,13 +464,7 @@ func (in *install) prerequisites(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.password = rand.Text()[:16]
-	hash, err := bcrypt.GenerateFromPassword([]byte(in.password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := fmt.Sprintf("- email: %s\n  passwordHash: %q\n", user, hash)
-	if err := in.c.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: usersSecret, Namespace: namespace},
-		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}); err != nil {
+	if err := in.c.Client.Create(ctx, fixtures.UsersSecretIn(namespace, usersSecret, fixtures.User(user, in.password))); err != nil {
 		t.Fatal(err)
 	}
 }

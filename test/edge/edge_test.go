@@ -24,20 +24,17 @@ import (
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
 )
@@ -85,13 +82,9 @@ func TestEdge(t *testing.T) {
 
 	publicPort := portOr(t, "127.0.0.1", 8443)
 	runtimePort := portOr(t, runtimeIP, 8080)
-	cfgYAML := stack.PlatformConfig(publicPort, runtimePort)
-	cfg, err := platform.Parse([]byte(cfgYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfgPath := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+	cfg, err := fixtures.WritePlatform(cfgPath, stack.PlatformConfig(publicPort, runtimePort))
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -324,13 +317,7 @@ func logDir(t *testing.T) string {
 // names, with one member of acme; the runtime reads it for sign-in.
 func createUsers(ctx context.Context, t *testing.T, c client.Client) {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := fmt.Sprintf("- email: owner@acme.example\n  passwordHash: %q\n", hash)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stack.UsersSecret, Namespace: namespace},
-		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}
+	secret := fixtures.UsersSecretIn(namespace, stack.UsersSecret, fixtures.User("owner@acme.example", rand.Text()))
 	if err := c.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +33,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -93,14 +93,13 @@ func newStack(t *testing.T) *stack {
 	}
 	cfg.SignIn.StaticUsersSecret = "security-users"
 	c := env.Client
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	users := ""
+	var users []web.StaticUser
 	for _, u := range []string{"alice@example.com", "bob@example.com", "mallory@example.com"} {
-		users += fmt.Sprintf("- email: %s\n  passwordHash: %q\n", u, hash)
+		users = append(users, fixtures.User(u, password))
 	}
 	objs := []ctrlclient.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.Namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "security-users", Namespace: cfg.Namespace}, Data: map[string][]byte{web.StaticUsersKey: []byte(users)}},
+		fixtures.UsersSecretIn(cfg.Namespace, "security-users", users...),
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
 			Members: []mcpv1alpha1.HandleMember{{User: "alice@example.com", Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.read"}}}}},
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "beta"}, Spec: mcpv1alpha1.HandleSpec{

@@ -32,6 +32,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
@@ -125,12 +126,8 @@ func Start(ctx context.Context, o Options) (_ *Fleet, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfgYAML := stack.PlatformConfig(port, port)
-	if f.Config, err = platform.Parse([]byte(cfgYAML)); err != nil {
-		return nil, err
-	}
 	f.ConfigPath = filepath.Join(o.Dir, "platform.yaml")
-	if err := os.WriteFile(f.ConfigPath, []byte(cfgYAML), 0o600); err != nil {
+	if f.Config, err = fixtures.WritePlatform(f.ConfigPath, stack.PlatformConfig(port, port)); err != nil {
 		return nil, err
 	}
 	if err := f.writeKubeconfig(); err != nil {
@@ -260,8 +257,7 @@ func (f *Fleet) createObjects(ctx context.Context) error {
 	ns := f.Config.Namespace
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: stack.UsersSecret, Namespace: ns},
-			Data: map[string][]byte{web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", User, hash)}},
+		fixtures.UsersSecretIn(ns, stack.UsersSecret, web.StaticUser{Email: User, PasswordHash: string(hash)}),
 		&mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: Toolset}, Spec: mcpv1alpha1.ToolsetSpec{URL: f.LinksURL,
 			Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{mcpv1alpha1.ScopeLinksRead}, Write: []mcpv1alpha1.Scope{mcpv1alpha1.ScopeLinksWrite}}}},
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: Handle}, Spec: mcpv1alpha1.HandleSpec{

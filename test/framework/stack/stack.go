@@ -36,6 +36,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
@@ -55,20 +56,13 @@ const (
 // PlatformConfig is the local platform configuration: handles at
 // https://{handle}.mcp.localhost:PORT/mcp, the gateway and the issuer at
 // https://localhost:PORT, the runtime Service on runtimePort.
-func PlatformConfig(publicPort, runtimePort int) string {
-	return fmt.Sprintf(`mcpDomain: mcp.localhost
-gatewayHost: localhost
-publicPort: %d
-namespace: %s
-gatewayRefs:
-  - {name: mcp-gateway, namespace: %s, sectionName: https}
-runtimeService: {name: mcp-runtime, namespace: %s, port: %d}
-tls:
-  mode: wildcard
-  issuerRef: {name: %s, kind: ClusterIssuer}
-sharedGateway: {enabled: true}
-signIn: {staticUsersSecret: %s}
-`, publicPort, Namespace, Namespace, Namespace, runtimePort, CAName, UsersSecret)
+func PlatformConfig(publicPort, runtimePort int) platform.Config {
+	c := fixtures.LocalPlatform(publicPort, Namespace)
+	c.GatewayRefs[0].SectionName = "https"
+	c.RuntimeService.Port = int32(runtimePort)
+	c.TLS = platform.TLS{Mode: platform.TLSModeWildcard, IssuerRef: platform.IssuerRef{Name: CAName, Kind: "ClusterIssuer"}}
+	c.SignIn.StaticUsersSecret = UsersSecret
+	return c
 }
 
 // OIDC is an upstream OpenID Connect provider the login page offers besides
@@ -81,18 +75,11 @@ type OIDC struct {
 // client-secret).
 const OIDCSecret = "mcp-oidc-client"
 
-// withOIDC adds signIn.oidc to a platform configuration.
-func withOIDC(cfg string, o *OIDC) string {
-	return strings.Replace(cfg, "signIn: {staticUsersSecret: "+UsersSecret+"}\n", fmt.Sprintf(`signIn:
-  staticUsersSecret: %s
-  oidc:
-    issuerURL: %s
-    clientID: %s
-    clientSecretRef: {name: %s, key: client-secret}
-    displayName: %s
-    scopes: [openid, email, profile, groups]
-    groupsClaim: groups
-`, UsersSecret, o.IssuerURL, o.ClientID, OIDCSecret, o.DisplayName), 1)
+// signIn is the configuration's signIn.oidc for the provider.
+func (o *OIDC) signIn() *platform.OIDCSignIn {
+	return &platform.OIDCSignIn{IssuerURL: o.IssuerURL, ClientID: o.ClientID, DisplayName: o.DisplayName,
+		ClientSecretRef: platform.SecretKeyRef{Name: OIDCSecret, Key: "client-secret"},
+		Scopes:          []string{"openid", "email", "profile", "groups"}, GroupsClaim: "groups"}
 }
 
 // Options are the places of one stack.
@@ -219,9 +206,9 @@ func (s *Stack) start(ctx context.Context) error {
 		return fmt.Errorf("failed to create namespace %s: %w", Namespace, err)
 	}
 
-	cfgYAML := PlatformConfig(o.PublicPort, o.RuntimePort)
+	cfg := PlatformConfig(o.PublicPort, o.RuntimePort)
 	if o.OIDC != nil {
-		cfgYAML = withOIDC(cfgYAML, o.OIDC)
+		cfg.SignIn.OIDC = o.OIDC.signIn()
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: OIDCSecret, Namespace: Namespace},
 			StringData: map[string]string{"client-secret": o.OIDC.ClientSecret}}
 		if err := cp.Client.Create(ctx, secret); err != nil {
@@ -229,10 +216,7 @@ func (s *Stack) start(ctx context.Context) error {
 		}
 	}
 	s.ConfigPath = filepath.Join(o.Dir, "platform.yaml")
-	if err := os.WriteFile(s.ConfigPath, []byte(cfgYAML), 0o600); err != nil {
-		return err
-	}
-	if s.Config, err = platform.Parse([]byte(cfgYAML)); err != nil {
+	if s.Config, err = fixtures.WritePlatform(s.ConfigPath, cfg); err != nil {
 		return err
 	}
 
@@ -414,9 +398,7 @@ func createDevUser(ctx context.Context, cp *controlplane.Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	users := fmt.Sprintf("- email: %s\n  passwordHash: %q\n", DevUser, hash)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: UsersSecret, Namespace: Namespace},
-		Data: map[string][]byte{web.StaticUsersKey: []byte(users)}}
+	secret := fixtures.UsersSecretIn(Namespace, UsersSecret, web.StaticUser{Email: DevUser, PasswordHash: string(hash)})
 	if err := cp.Client.Create(ctx, secret); err != nil {
 		return "", fmt.Errorf("failed to create the sign-in user: %w", err)
 	}

@@ -8,7 +8,6 @@ package testoperator
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -19,12 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
-	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
@@ -32,28 +30,13 @@ import (
 // to perHandle into dir, and loads it back so a bad document fails here
 // rather than in the operator.
 func WritePlatformConfig(dir string) (string, *platform.Config, error) {
-	src := filepath.Join(controlplane.RepoRoot(), "config", "platform", "platform.yaml")
-	data, err := os.ReadFile(src)
+	c, err := fixtures.RepoPlatform()
 	if err != nil {
-		return "", nil, fmt.Errorf("failed to read the platform configuration: %w", err)
+		return "", nil, err
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return "", nil, fmt.Errorf("failed to parse %s: %w", src, err)
-	}
-	tls, ok := doc["tls"].(map[string]any)
-	if !ok {
-		return "", nil, fmt.Errorf("%s has no tls section", src)
-	}
-	tls["mode"] = platform.TLSModePerHandle
-	if data, err = yaml.Marshal(doc); err != nil {
-		return "", nil, fmt.Errorf("failed to encode the platform configuration: %w", err)
-	}
+	c.TLS.Mode = platform.TLSModePerHandle
 	path := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", nil, fmt.Errorf("failed to write the platform configuration: %w", err)
-	}
-	cfg, err := platform.Load(path)
+	cfg, err := fixtures.WritePlatform(path, c)
 	return path, cfg, err
 }
 

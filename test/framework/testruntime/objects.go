@@ -2,17 +2,15 @@ package testruntime
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 )
 
 // CreateUserAndHandle creates the platform namespace, the static users
@@ -20,11 +18,9 @@ import (
 // handle h, each unless it exists (a suite creates them once).
 func CreateUserAndHandle(t testing.TB, c client.Client, namespace, users, email, password string, h *mcpv1alpha1.Handle) {
 	t.Helper()
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: users, Namespace: namespace}, Data: map[string][]byte{
-			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
+		fixtures.UsersSecretIn(namespace, users, fixtures.User(email, password)),
 		h,
 	}
 	for _, o := range objs {

@@ -34,13 +34,11 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/examples/links"
@@ -49,9 +47,9 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/bench"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 )
 
@@ -239,33 +237,18 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 // writePlatformConfig writes config/platform/platform.yaml with static-user
 // sign-in (the runtime needs a sign-in method) and loads it back.
 func writePlatformConfig(dir string) (string, *platform.Config, error) {
-	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "platform", "platform.yaml"))
+	c, err := fixtures.RepoPlatform()
 	if err != nil {
 		return "", nil, err
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return "", nil, err
-	}
-	doc["signIn"] = map[string]any{"staticUsersSecret": usersSecret}
-	if data, err = yaml.Marshal(doc); err != nil {
-		return "", nil, err
-	}
+	c.SignIn = platform.SignIn{StaticUsersSecret: usersSecret}
 	path := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", nil, err
-	}
-	cfg, err := platform.Load(path)
+	cfg, err := fixtures.WritePlatform(path, c)
 	return path, cfg, err
 }
 
 func createUsers(ctx context.Context, c client.Client, ns string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte("bench-password"), bcrypt.MinCost)
-	if err != nil {
-		return err
-	}
-	return c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: usersSecret, Namespace: ns},
-		Data: map[string][]byte{web.StaticUsersKey: fmt.Appendf(nil, "- email: alice@example.com\n  passwordHash: %q\n", hash)}})
+	return c.Create(ctx, fixtures.UsersSecretIn(ns, usersSecret, fixtures.User("alice@example.com", "bench-password")))
 }
 
 // startLinks runs the example Links toolset on loopback, trusting the
