@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -202,13 +201,7 @@ func (r *HandleReconciler) updateStatus(ctx context.Context, h *mcpv1alpha1.Hand
 		if before != nil && before.Status == after.Status && before.Reason == after.Reason {
 			continue
 		}
-		// Waiting (for the Gateway, cert-manager or the runtime) is normal;
-		// a refusal is worth a warning.
-		kind := corev1.EventTypeNormal
-		if after.Status == metav1.ConditionFalse && !slices.Contains([]string{ReasonPending, ReasonRouteNotFound, ReasonNotServing, ReasonSuspended}, after.Reason) {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(h, nil, kind, after.Reason, "Reconcile", "%s=%s: %s", t, after.Status, after.Message)
+		r.Recorder.Eventf(h, nil, eventType(*after), after.Reason, "Reconcile", "%s=%s: %s", t, after.Status, after.Message)
 	}
 	status := mcpapply.HandleStatus().
 		WithConditions(ssa.Conditions(want.Conditions...)...).

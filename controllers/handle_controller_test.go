@@ -19,7 +19,6 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
@@ -190,7 +189,7 @@ func TestHandleBecomesRoutesAndReportsStatus(t *testing.T) {
 	readyCertificate(t, "mcp-platform", cmmeta.ConditionTrue, "Ready", "Certificate is up to date and has not expired")
 	waitCondition(t, "acme", "CertificateReady", metav1.ConditionTrue, "Ready")
 
-	waitCondition(t, "acme", "Ready", metav1.ConditionFalse, controllers.ReasonNotServing)
+	waitCondition(t, "acme", "Ready", metav1.ConditionFalse, mcpv1alpha1.HandleReasonNotServing)
 	reportServing(t, "acme", metav1.ConditionTrue, "Serving")
 	waitCondition(t, "acme", "Ready", metav1.ConditionTrue, "Ready")
 	// The operator's status writes leave the runtime's condition alone.
@@ -213,11 +212,11 @@ func TestHostnameConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	createHandle(t, "taken", mcpv1alpha1.HandleSpec{})
-	c := waitCondition(t, "taken", "Accepted", metav1.ConditionFalse, controllers.ReasonHostnameConflict)
+	c := waitCondition(t, "taken", "Accepted", metav1.ConditionFalse, mcpv1alpha1.HandleReasonHostnameConflict)
 	if !strings.Contains(c.Message, "HTTPRoute team-a/squatter") {
 		t.Errorf("conflict message does not name the other route: %q", c.Message)
 	}
-	waitCondition(t, "taken", "Ready", metav1.ConditionFalse, controllers.ReasonHostnameConflict)
+	waitCondition(t, "taken", "Ready", metav1.ConditionFalse, mcpv1alpha1.HandleReasonHostnameConflict)
 	for _, name := range []string{"handle-taken", "handle-taken-compat"} {
 		if _, err := getRoute(name); !apierrors.IsNotFound(err) {
 			t.Errorf("%s written despite the conflict (err=%v)", name, err)
@@ -344,7 +343,7 @@ func TestSuspendedHandleKeepsItsObjects(t *testing.T) {
 	if err := env.Client.Update(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	waitCondition(t, "paused", "Ready", metav1.ConditionFalse, controllers.ReasonSuspended)
+	waitCondition(t, "paused", "Ready", metav1.ConditionFalse, mcpv1alpha1.HandleReasonSuspended)
 	got, err := getRoute("handle-paused")
 	if err != nil || got.UID != route.UID {
 		t.Errorf("suspending replaced or removed the route: %v", err)

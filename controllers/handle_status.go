@@ -13,17 +13,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
-// Reasons of the Handle conditions the operator writes.
-const (
-	ReasonAccepted         = "Accepted"
-	ReasonHostnameConflict = "HostnameConflict"
-	ReasonPending          = "Pending"
-	ReasonRouteNotFound    = "RouteNotFound"
-	ReasonReady            = "Ready"
-	ReasonSuspended        = "Suspended"
-	ReasonNotServing       = "NotServing"
-)
-
 // handleObservation is what the reconciler saw of a handle's edge objects.
 type handleObservation struct {
 	// conflict is a route the operator does not own that claimed the
@@ -85,11 +74,11 @@ func computeHandleStatus(cfg *platform.Config, h *mcpv1alpha1.Handle, obs handle
 
 func acceptedCondition(cfg *platform.Config, h *mcpv1alpha1.Handle, obs handleObservation) metav1.Condition {
 	if r := obs.conflict; r != nil {
-		return metav1.Condition{Type: mcpv1alpha1.HandleConditionAccepted, Status: metav1.ConditionFalse, Reason: ReasonHostnameConflict,
+		return metav1.Condition{Type: mcpv1alpha1.HandleConditionAccepted, Status: metav1.ConditionFalse, Reason: mcpv1alpha1.HandleReasonHostnameConflict,
 			Message: fmt.Sprintf("hostname %s is already claimed by HTTPRoute %s/%s, which mcp-handle-operator does not own; no route was written. Remove the hostname from that route or choose another handle name",
 				cfg.HostedHost(h.Name), r.Namespace, r.Name)}
 	}
-	return metav1.Condition{Type: mcpv1alpha1.HandleConditionAccepted, Status: metav1.ConditionTrue, Reason: ReasonAccepted,
+	return metav1.Condition{Type: mcpv1alpha1.HandleConditionAccepted, Status: metav1.ConditionTrue, Reason: mcpv1alpha1.HandleReasonAccepted,
 		Message: fmt.Sprintf("routes declared for %s and %s", cfg.HostedHost(h.Name), cfg.CompatibilityURL(h.Name))}
 }
 
@@ -99,19 +88,19 @@ func acceptedCondition(cfg *platform.Config, h *mcpv1alpha1.Handle, obs handleOb
 func routeCondition(obs handleObservation) metav1.Condition {
 	c := metav1.Condition{Type: mcpv1alpha1.HandleConditionRouteAccepted}
 	if obs.conflict != nil {
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, ReasonHostnameConflict, "no route was written: the hostname is claimed by another HTTPRoute"
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, mcpv1alpha1.HandleReasonHostnameConflict, "no route was written: the hostname is claimed by another HTTPRoute"
 		return c
 	}
 	for _, r := range []*gatewayv1.HTTPRoute{obs.hosted, obs.compat} {
 		if r == nil {
-			c.Status, c.Reason, c.Message = metav1.ConditionUnknown, ReasonRouteNotFound, "the handle's HTTPRoutes are being written"
+			c.Status, c.Reason, c.Message = metav1.ConditionUnknown, mcpv1alpha1.HandleReasonRouteNotFound, "the handle's HTTPRoutes are being written"
 			return c
 		}
 		if bad, ok := routeParentProblem(r); !ok {
 			return bad
 		}
 	}
-	c.Status, c.Reason = metav1.ConditionTrue, ReasonAccepted
+	c.Status, c.Reason = metav1.ConditionTrue, mcpv1alpha1.HandleReasonAccepted
 	c.Message = fmt.Sprintf("HTTPRoutes %s and %s accepted with resolved references by every parent", obs.hosted.Name, obs.compat.Name)
 	return c
 }
@@ -124,7 +113,7 @@ func routeParentProblem(r *gatewayv1.HTTPRoute) (metav1.Condition, bool) {
 		ps := findParentStatus(r, ref)
 		name := parentName(r, ref)
 		if ps == nil {
-			c.Status, c.Reason = metav1.ConditionUnknown, ReasonPending
+			c.Status, c.Reason = metav1.ConditionUnknown, mcpv1alpha1.HandleReasonPending
 			c.Message = fmt.Sprintf("waiting for the Gateway implementation to report on HTTPRoute %s/%s for %s", r.Namespace, r.Name, name)
 			return c, false
 		}
@@ -132,7 +121,7 @@ func routeParentProblem(r *gatewayv1.HTTPRoute) (metav1.Condition, bool) {
 			pc := meta.FindStatusCondition(ps.Conditions, t)
 			switch {
 			case pc == nil:
-				c.Status, c.Reason = metav1.ConditionUnknown, ReasonPending
+				c.Status, c.Reason = metav1.ConditionUnknown, mcpv1alpha1.HandleReasonPending
 				c.Message = fmt.Sprintf("HTTPRoute %s/%s on %s: no %s condition yet", r.Namespace, r.Name, name, t)
 				return c, false
 			case pc.Status != metav1.ConditionTrue:
@@ -192,10 +181,10 @@ func parentName(r *gatewayv1.HTTPRoute, ref gatewayv1.ParentReference) string {
 func certificateCondition(obs handleObservation) metav1.Condition {
 	c := metav1.Condition{Type: mcpv1alpha1.HandleConditionCertificateReady}
 	if obs.certificate == nil {
-		c.Status, c.Reason = metav1.ConditionUnknown, ReasonPending
+		c.Status, c.Reason = metav1.ConditionUnknown, mcpv1alpha1.HandleReasonPending
 		c.Message = fmt.Sprintf("Certificate %s does not exist yet", obs.certificateName)
 		if obs.conflict != nil {
-			c.Reason = ReasonHostnameConflict
+			c.Reason = mcpv1alpha1.HandleReasonHostnameConflict
 		}
 		return c
 	}
@@ -204,12 +193,12 @@ func certificateCondition(obs handleObservation) metav1.Condition {
 			c.Status, c.Reason = metav1.ConditionStatus(cc.Status), cc.Reason
 			c.Message = fmt.Sprintf("Certificate %s: %s", obs.certificateName, cc.Message)
 			if c.Reason == "" {
-				c.Reason = ReasonPending
+				c.Reason = mcpv1alpha1.HandleReasonPending
 			}
 			return c
 		}
 	}
-	c.Status, c.Reason = metav1.ConditionUnknown, ReasonPending
+	c.Status, c.Reason = metav1.ConditionUnknown, mcpv1alpha1.HandleReasonPending
 	c.Message = fmt.Sprintf("waiting for cert-manager to issue Certificate %s", obs.certificateName)
 	return c
 }
@@ -220,7 +209,7 @@ func certificateCondition(obs handleObservation) metav1.Condition {
 func readyCondition(cfg *platform.Config, h *mcpv1alpha1.Handle, conds []metav1.Condition, serving *metav1.Condition) metav1.Condition {
 	c := metav1.Condition{Type: mcpv1alpha1.HandleConditionReady, Status: metav1.ConditionFalse}
 	if h.Spec.Suspended {
-		c.Reason, c.Message = ReasonSuspended, "the handle is suspended: its endpoints answer 403 handle_suspended"
+		c.Reason, c.Message = mcpv1alpha1.HandleReasonSuspended, "the handle is suspended: its endpoints answer 403 handle_suspended"
 		return c
 	}
 	for _, cc := range conds {
@@ -231,11 +220,11 @@ func readyCondition(cfg *platform.Config, h *mcpv1alpha1.Handle, conds []metav1.
 	}
 	switch {
 	case serving == nil:
-		c.Reason, c.Message = ReasonNotServing, "no runtime has reported serving this handle yet"
+		c.Reason, c.Message = mcpv1alpha1.HandleReasonNotServing, "no runtime has reported serving this handle yet"
 	case serving.Status != metav1.ConditionTrue:
 		c.Reason, c.Message = serving.Reason, "Serving: "+serving.Message
 	default:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ReasonReady, "served at "+cfg.HostedURL(h.Name)
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, mcpv1alpha1.HandleReasonReady, "served at "+cfg.HostedURL(h.Name)
 	}
 	return c
 }

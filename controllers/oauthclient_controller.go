@@ -130,11 +130,7 @@ func (r *OAuthClientReconciler) updateStatus(ctx context.Context, c *mcpv1alpha1
 	before := meta.FindStatusCondition(c.Status.Conditions, mcpv1alpha1.OAuthClientConditionReady)
 	after := want.Conditions[0]
 	if before == nil || before.Status != after.Status || before.Reason != after.Reason {
-		kind := corev1.EventTypeNormal
-		if after.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(c, nil, kind, after.Reason, "Reconcile", "%s", after.Message)
+		r.Recorder.Eventf(c, nil, eventType(after), after.Reason, "Reconcile", "%s", after.Message)
 	}
 	status := mcpapply.OAuthClientStatus().
 		WithConditions(ssa.Conditions(want.Conditions...)...).

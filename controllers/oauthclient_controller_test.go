@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
-	"github.com/10xdotin/mcp-handle-operator/controllers"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
@@ -58,14 +57,14 @@ func TestOAuthClientFollowsItsHandle(t *testing.T) {
 		Handle: "later", ClientName: "ChatGPT", RedirectURIs: []mcpv1alpha1.RedirectURI{callback},
 		AllowedScopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read", "links.write"},
 	})
-	c := waitClientReady(t, "early", metav1.ConditionFalse, controllers.ReasonHandleNotFound)
+	c := waitClientReady(t, "early", metav1.ConditionFalse, mcpv1alpha1.OAuthClientReasonHandleNotFound)
 	if c.Status.ClientID != "early" {
 		t.Errorf("clientID = %q, want the object's name", c.Status.ClientID)
 	}
 
 	// The handle appears, offering too little: the client's status follows.
 	createHandle(t, "later", mcpv1alpha1.HandleSpec{Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read"}})
-	c = waitClientReady(t, "early", metav1.ConditionFalse, controllers.ReasonScopesNotOffered)
+	c = waitClientReady(t, "early", metav1.ConditionFalse, mcpv1alpha1.OAuthClientReasonScopesNotOffered)
 	if msg := meta.FindStatusCondition(c.Status.Conditions, "Ready").Message; !strings.Contains(msg, "links.write") {
 		t.Errorf("message does not name the missing scope: %q", msg)
 	}
@@ -75,7 +74,7 @@ func TestOAuthClientFollowsItsHandle(t *testing.T) {
 	if err := env.Client.Update(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	c = waitClientReady(t, "early", metav1.ConditionTrue, controllers.ReasonReady)
+	c = waitClientReady(t, "early", metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonReady)
 	if c.Status.SecretRef != nil {
 		t.Errorf("public client got a secret: %+v", c.Status.SecretRef)
 	}
@@ -88,7 +87,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 		Handle: "vault", ClientName: "Backend", RedirectURIs: []mcpv1alpha1.RedirectURI{callback},
 		TokenEndpointAuthMethod: mcpv1alpha1.TokenEndpointAuthClientSecretBasic,
 	})
-	c := waitClientReady(t, "vault-app", metav1.ConditionTrue, controllers.ReasonReady)
+	c := waitClientReady(t, "vault-app", metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonReady)
 	if c.Status.SecretRef == nil || c.Status.SecretRef.Name != "oauthclient-vault-app" || c.Status.SecretRef.Namespace != namespace {
 		t.Fatalf("secretRef = %+v", c.Status.SecretRef)
 	}
@@ -112,7 +111,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 	if err := env.Client.Update(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	waitClientReady(t, "vault-app", metav1.ConditionTrue, controllers.ReasonReady)
+	waitClientReady(t, "vault-app", metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonReady)
 	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "oauthclient-vault-app"}, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +132,7 @@ func TestConfidentialClientSecret(t *testing.T) {
 		}
 		return stillThere(err)
 	})
-	if c := waitClientReady(t, "vault-app", metav1.ConditionTrue, controllers.ReasonReady); c.Status.SecretRef != nil {
+	if c := waitClientReady(t, "vault-app", metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonReady); c.Status.SecretRef != nil {
 		t.Errorf("secretRef kept: %+v", c.Status.SecretRef)
 	}
 }
@@ -143,7 +142,7 @@ func TestGatewayClientNeedsTheSharedGateway(t *testing.T) {
 	createClient(t, "shared-app", mcpv1alpha1.OAuthClientSpec{
 		Gateway: true, ClientName: "Shared", RedirectURIs: []mcpv1alpha1.RedirectURI{callback},
 	})
-	c := waitClientReady(t, "shared-app", metav1.ConditionFalse, controllers.ReasonGatewayDisabled)
+	c := waitClientReady(t, "shared-app", metav1.ConditionFalse, mcpv1alpha1.OAuthClientReasonGatewayDisabled)
 	if msg := meta.FindStatusCondition(c.Status.Conditions, "Ready").Message; !strings.Contains(msg, "invalid_target") {
 		t.Errorf("message = %q", msg)
 	}

@@ -12,15 +12,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
-// Reasons of the OAuthClient Ready condition.
-const (
-	ReasonHandleNotFound   = "HandleNotFound"
-	ReasonScopesNotOffered = "ScopesNotOffered"
-	ReasonGatewayDisabled  = "GatewayDisabled"
-	ReasonSecretConflict   = "SecretConflict"
-	ReasonRegistered       = "Registered"
-)
-
 // oauthClientObservation is what the reconciler found for a client.
 type oauthClientObservation struct {
 	// handle is the bound handle, nil when missing or for gateway clients.
@@ -53,25 +44,25 @@ func computeOAuthClientStatus(cfg *platform.Config, c *mcpv1alpha1.OAuthClient, 
 	ready := metav1.Condition{Type: mcpv1alpha1.OAuthClientConditionReady, Status: metav1.ConditionFalse, ObservedGeneration: c.Generation}
 	switch {
 	case obs.secretConflict != "":
-		ready.Reason = ReasonSecretConflict
+		ready.Reason = mcpv1alpha1.OAuthClientReasonSecretConflict
 		ready.Message = fmt.Sprintf("Secret %s exists and is not owned by this client; delete it so the operator can generate the client secret", obs.secretConflict)
 	case c.Spec.Gateway && !cfg.SharedGateway.Enabled:
-		ready.Reason = ReasonGatewayDisabled
+		ready.Reason = mcpv1alpha1.OAuthClientReasonGatewayDisabled
 		ready.Message = fmt.Sprintf("the shared gateway is disabled in the platform configuration (sharedGateway.enabled): authorizing %s gets invalid_target", cfg.SharedGatewayURL())
 	case !c.Spec.Gateway && c.Spec.Handle == "":
-		ready.Status, ready.Reason = metav1.ConditionTrue, ReasonRegistered
+		ready.Status, ready.Reason = metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonRegistered
 		ready.Message = fmt.Sprintf("client_id %s is registered; its first authorization binds it to a handle or to the shared gateway", c.ClientID())
 	case !c.Spec.Gateway && obs.handle == nil:
-		ready.Reason = ReasonHandleNotFound
+		ready.Reason = mcpv1alpha1.OAuthClientReasonHandleNotFound
 		ready.Message = fmt.Sprintf("handle %q does not exist: create the Handle or fix spec.handle", c.Spec.Handle)
 	default:
 		if missing := missingScopes(c, obs.handle); len(missing) > 0 {
-			ready.Reason = ReasonScopesNotOffered
+			ready.Reason = mcpv1alpha1.OAuthClientReasonScopesNotOffered
 			ready.Message = fmt.Sprintf("handle %q does not offer %s: add them to the handle's spec.scopes or remove them from the client's allowedScopes/defaultScopes",
 				obs.handle.Name, strings.Join(missing, ", "))
 			break
 		}
-		ready.Status, ready.Reason = metav1.ConditionTrue, ReasonReady
+		ready.Status, ready.Reason = metav1.ConditionTrue, mcpv1alpha1.OAuthClientReasonReady
 		url := cfg.GatewayURL()
 		if !c.Spec.Gateway {
 			url = cfg.HostedURL(c.Spec.Handle)

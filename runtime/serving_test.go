@@ -14,7 +14,6 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
-	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
 func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
@@ -76,11 +75,11 @@ func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitFor(metav1.ConditionFalse, toolsets.ReasonToolsetPending)
+	waitFor(metav1.ConditionFalse, mcpv1alpha1.HandleReasonToolsetPending)
 	setReachable("serving-b", metav1.ConditionFalse, "connection refused")
-	waitFor(metav1.ConditionFalse, toolsets.ReasonToolsetUnreachable)
+	waitFor(metav1.ConditionFalse, mcpv1alpha1.HandleReasonToolsetUnreachable)
 	setReachable("serving-b", metav1.ConditionTrue, "listed 1 tool")
-	waitFor(metav1.ConditionTrue, runtime.ReasonServing)
+	waitFor(metav1.ConditionTrue, mcpv1alpha1.HandleReasonServing)
 
 	got := &mcpv1alpha1.Handle{}
 	if err := c.Get(ctx, types.NamespacedName{Name: "serving"}, got); err != nil {
@@ -90,7 +89,7 @@ func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
 	if err := c.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(metav1.ConditionFalse, runtime.ReasonHandleSuspended)
+	waitFor(metav1.ConditionFalse, mcpv1alpha1.HandleReasonSuspended)
 	// The runtime owns the Serving condition under its own field manager.
 	if err := c.Get(ctx, types.NamespacedName{Name: "serving"}, got); err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ func TestOneStatusWriter(t *testing.T) {
 		}
 		return nil
 	})
-	waitfor.Eventually(t, 30*time.Second, "the leader's view", func() error { return conditions("ToolsListed", "Serving") })
+	waitfor.Eventually(t, 30*time.Second, "the leader's view", func() error { return conditions(mcpv1alpha1.ToolsetReasonToolsListed, mcpv1alpha1.HandleReasonServing) })
 
 	refused := startStatusReplica(t, cfg, "refused", refusedAt)
 	stable(10, answered, refused)
@@ -177,7 +177,7 @@ func TestOneStatusWriter(t *testing.T) {
 	// sees without waiting for a change.
 	answered.stop()
 	waitfor.Eventually(t, 30*time.Second, "the second replica's view", func() error {
-		return conditions("UpstreamError", "ToolsetUnreachable")
+		return conditions(mcpv1alpha1.ToolsetReasonUpstreamError, mcpv1alpha1.HandleReasonToolsetUnreachable)
 	})
 	if !refused.elector.Leading() {
 		t.Error("the status changed, but the second replica does not lead")

@@ -256,19 +256,6 @@ type AuthorizationCodeState struct {
 	RedirectURI string `json:"redirectURI,omitempty"`
 }
 
-// Condition types of a Connection.
-const (
-	// ConnectionConditionReady is True once the bootstrap flow's smoke check
-	// of tool discovery succeeded; False with the last error otherwise.
-	ConnectionConditionReady = "Ready"
-
-	// ConnectionReasonToolsDiscovered: the handle's tools were listed.
-	ConnectionReasonToolsDiscovered = "ToolsDiscovered"
-	// ConnectionReasonDiscoveryFailed: listing the tools failed; see
-	// status.bootstrap.lastError.
-	ConnectionReasonDiscoveryFailed = "DiscoveryFailed"
-)
-
 // Connection is a grant: a user's approval of one OAuth client on one handle,
 // with the state of its tokens in the annotation mcp.10x.in/token-state,
 // which backups keep with the object. The runtime creates it at consent and

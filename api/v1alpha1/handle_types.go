@@ -149,29 +149,6 @@ type HandleStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
-// Condition types of a Handle.
-const (
-	// HandleConditionAccepted is True when the spec is valid and its hostnames
-	// are free. False with reason HostnameConflict when another HTTPRoute the
-	// operator does not own claims the handle's hostname, or InvalidSpec when
-	// the spec refers to something that cannot work.
-	HandleConditionAccepted = "Accepted"
-	// HandleConditionRouteAccepted mirrors the Gateway implementation's parent
-	// status (Accepted and ResolvedRefs) on the handle's HTTPRoute, with its
-	// reason and message.
-	HandleConditionRouteAccepted = "RouteAccepted"
-	// HandleConditionCertificateReady mirrors cert-manager's Ready condition of
-	// the certificate that serves the handle's hostname.
-	HandleConditionCertificateReady = "CertificateReady"
-	// HandleConditionServing is True once the runtime has loaded the handle
-	// and its toolsets answer; False with reason Suspended for a suspended
-	// handle.
-	HandleConditionServing = "Serving"
-	// HandleConditionReady summarises: True when every other condition is
-	// True.
-	HandleConditionReady = "Ready"
-)
-
 // Handle is a tenant with its own hosted MCP endpoint at
 // https://{handle}.{mcpDomain}/mcp, reachable too through the shared gateway
 // URL and the compatibility path. The object's name is the handle: an RFC 1123

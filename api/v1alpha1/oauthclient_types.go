@@ -172,15 +172,6 @@ type OAuthClientStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
-// Condition types of an OAuthClient.
-const (
-	// OAuthClientConditionReady is True when the client has its id (and secret
-	// for confidential clients), its handle exists and offers the requested
-	// scopes. False with reason HandleNotFound, ScopesNotOffered or
-	// SecretFailed otherwise.
-	OAuthClientConditionReady = "Ready"
-)
-
 // OAuthClient is a connector registration with the authorization server:
 // bound to one handle or to the shared gateway, with its exact redirect URIs
 // and scopes.

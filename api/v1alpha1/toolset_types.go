@@ -89,13 +89,6 @@ type ToolsetStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
-// Condition types of a Toolset.
-const (
-	// ToolsetConditionReachable is True when the upstream answered its last
-	// tools/list; False with reason UpstreamError, with the error, otherwise.
-	ToolsetConditionReachable = "Reachable"
-)
-
 // Toolset is an upstream MCP server whose tools handles may expose.
 //
 // +kubebuilder:object:root=true

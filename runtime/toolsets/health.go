@@ -14,25 +14,18 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 )
 
-// Why a toolset keeps a handle from being fully served.
-const (
-	ReasonToolsetNotFound    = "ToolsetNotFound"
-	ReasonToolsetUnreachable = "ToolsetUnreachable"
-	ReasonToolsetPending     = "ToolsetPending"
-)
-
 // Problem says why a named toolset (nil when it does not exist) does not
 // answer, from its status; "" when it does.
 func Problem(name string, ts *mcpv1alpha1.Toolset) (reason, message string) {
 	if ts == nil {
-		return ReasonToolsetNotFound, fmt.Sprintf("toolset %s does not exist", name)
+		return mcpv1alpha1.HandleReasonToolsetNotFound, fmt.Sprintf("toolset %s does not exist", name)
 	}
 	reachable := meta.FindStatusCondition(ts.Status.Conditions, mcpv1alpha1.ToolsetConditionReachable)
 	switch {
 	case reachable == nil:
-		return ReasonToolsetPending, fmt.Sprintf("toolset %s has not been checked yet", name)
+		return mcpv1alpha1.HandleReasonToolsetPending, fmt.Sprintf("toolset %s has not been checked yet", name)
 	case reachable.Status != metav1.ConditionTrue:
-		return ReasonToolsetUnreachable, fmt.Sprintf("toolset %s: %s", name, reachable.Message)
+		return mcpv1alpha1.HandleReasonToolsetUnreachable, fmt.Sprintf("toolset %s: %s", name, reachable.Message)
 	}
 	return "", ""
 }

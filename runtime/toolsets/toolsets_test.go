@@ -344,7 +344,7 @@ func TestUnreachableUpstream(t *testing.T) {
 	}
 	ts := getToolset(t, "gone")
 	c := meta.FindStatusCondition(ts.Status.Conditions, mcpv1alpha1.ToolsetConditionReachable)
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != toolsets.ReasonUpstreamError || !strings.Contains(c.Message, "connection refused") || ts.Status.ToolCount != 0 {
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != mcpv1alpha1.ToolsetReasonUpstreamError || !strings.Contains(c.Message, "connection refused") || ts.Status.ToolCount != 0 {
 		t.Errorf("status of an unreachable toolset = %+v", ts.Status)
 	}
 
@@ -365,7 +365,7 @@ func TestUnreachableUpstream(t *testing.T) {
 	}
 	ts = getToolset(t, "down")
 	c = meta.FindStatusCondition(ts.Status.Conditions, mcpv1alpha1.ToolsetConditionReachable)
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != toolsets.ReasonUpstreamError || !strings.Contains(c.Message, "upstream maintenance") || ts.Status.ToolCount != 2 {
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != mcpv1alpha1.ToolsetReasonUpstreamError || !strings.Contains(c.Message, "upstream maintenance") || ts.Status.ToolCount != 2 {
 		t.Errorf("status of a toolset gone down = %+v", ts.Status)
 	}
 	text, isError := callText(t, m, principalCtx(handle("acme", "down")), "down_echo", nil)
