@@ -9,14 +9,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	mcpapply "github.com/10xdotin/mcp-handle-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
 )
 
@@ -159,17 +159,8 @@ func (s *ServingReporter) report(ctx context.Context, name string) error {
 	if have := meta.FindStatusCondition(h.Status.Conditions, want.Type); have != nil && have.Status == want.Status {
 		want.LastTransitionTime = have.LastTransitionTime
 	}
-	cond, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(&want)
-	if err != nil {
-		return err
-	}
-	patch := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{cond}}}}
-	patch.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind("Handle"))
-	patch.SetName(name)
-	if err := s.Writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(RuntimeFieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to write the Serving condition of handle %s: %w", name, err)
-	}
-	return nil
+	status := mcpapply.HandleStatus().WithConditions(ssa.Conditions(want)...)
+	return ssa.ApplyStatus(ctx, s.Writer, mcpapply.Handle(name).WithStatus(status), RuntimeFieldOwner)
 }
 
 // serving computes the condition from the handle and its toolsets' status.

@@ -8,10 +8,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	mcpapply "github.com/10xdotin/mcp-handle-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 )
 
 // Reasons of the Reachable condition.
@@ -65,23 +65,17 @@ func (m *Manager) writeStatus(ctx context.Context, ts *mcpv1alpha1.Toolset, coun
 	if statusCurrent(ts, cond, count) {
 		return nil
 	}
-	transition := metav1.NewTime(m.now().UTC().Truncate(time.Second))
+	cond.LastTransitionTime = metav1.NewTime(m.now().UTC().Truncate(time.Second))
 	if old := meta.FindStatusCondition(ts.Status.Conditions, cond.Type); old != nil && old.Status == cond.Status {
-		transition = old.LastTransitionTime
+		cond.LastTransitionTime = old.LastTransitionTime
 	}
-	patch := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{
-		"conditions": []any{map[string]any{
-			"type": cond.Type, "status": string(cond.Status), "reason": cond.Reason, "message": cond.Message,
-			"observedGeneration": cond.ObservedGeneration, "lastTransitionTime": transition.UTC().Format(time.RFC3339),
-		}},
-		"toolCount":          int64(count),
-		"observedGeneration": ts.Generation,
-	}}}
-	patch.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind("Toolset"))
-	patch.SetName(ts.Name)
-	err := m.Writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldManager), client.ForceOwnership)
+	status := mcpapply.ToolsetStatus().
+		WithConditions(ssa.Conditions(cond)...).
+		WithToolCount(count).
+		WithObservedGeneration(ts.Generation)
+	err := ssa.ApplyStatus(ctx, m.Writer, mcpapply.Toolset(ts.Name).WithStatus(status), FieldManager)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to apply the status of Toolset %s: %w", ts.Name, err)
+		return err
 	}
 	return nil
 }
