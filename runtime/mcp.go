@@ -39,6 +39,9 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 		lifetime = upstream.DefaultLifetime
 	}
 	tools := &toolsets.Manager{Reader: reader, Writer: writer, Minter: minter, Log: log, TokenReuse: lifetime / 3}
+	if s.Metrics != nil {
+		tools.Metrics = s.Metrics
+	}
 	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
 	hooks := bootstrap.Hooks()
 	hooks.AddBeforeInitialize(endpoint.NegotiateVersion)

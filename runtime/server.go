@@ -13,6 +13,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
@@ -49,6 +50,8 @@ type Server struct {
 	// caches have not synced, its toolsets' tools are being fetched), or
 	// nil when it may; a nil Ready is always ready.
 	Ready func(context.Context) error
+	// Metrics records requests (runtime/metrics); nil records nothing.
+	Metrics *metrics.Metrics
 	// Authorized is told of each grant whose code was exchanged (the
 	// bootstrap flow's smoke check); nil does nothing.
 	Authorized func(ctx context.Context, conn *mcpv1alpha1.Connection)
@@ -73,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+platform.ProtectedResourcePath+"/{path...}", s.serveProtectedResourceMetadata)
 	gateway := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.onGatewayHost(h)) }
 	gateway("GET "+oauth.AuthorizePath, flow.Authorize)
-	gateway("POST "+oauth.TokenPath, token.ServeHTTP)
+	gateway("POST "+oauth.TokenPath, s.Metrics.TokenEndpoint(token).ServeHTTP)
 	gateway("POST "+oauth.RevokePath, revoke.ServeHTTP)
 	gateway("POST "+oauth.RegisterPath, register.Register)
 	for _, method := range []string{"GET", "PUT", "DELETE"} {
@@ -108,7 +111,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return s.canonicalPaths(mux)
+	return s.Metrics.Instrument(s.canonicalPaths(mux))
 }
 
 // serveJWKS serves the public keys of upstream tokens.

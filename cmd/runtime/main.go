@@ -23,13 +23,16 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
 	"github.com/10xdotin/mcp-handle-operator/runtime/leader"
+	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
@@ -66,6 +69,8 @@ func main() {
 	flag.IntVar(&registrationFlags.MaxUnused, "max-unused-clients", registry.DefaultMaxUnused, "most dynamically registered clients awaiting their first approval, platform-wide (registration answers 503 beyond); 0 means no cap")
 	flag.IntVar(&registrationFlags.MaxPerHandle, "max-clients-per-handle", registry.DefaultMaxPerHandle, "most dynamically registered clients registered for or approved on one handle; 0 means no cap")
 	registrationsPerMinute := flag.Int("registrations-per-minute", 10, "dynamic registrations allowed per source address and minute (and their burst)")
+	flag.StringVar(&metricsFlags.listen, "metrics-listen", ":9090", "address of the Prometheus /metrics endpoint, apart from the Gateway's port; empty disables it")
+	flag.BoolVar(&metricsFlags.PerHandle, "metrics-per-handle", false, "label request and grant metrics with the handle (one series per handle)")
 	shutdownDelay := flag.Duration("shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that Services and Gateways stop sending requests before the listener closes (the chart sets 5s)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -105,6 +110,12 @@ type tokenOptions struct {
 }
 
 var tokenFlags tokenOptions
+
+// metricsFlags are the --metrics-* flags.
+var metricsFlags struct {
+	metrics.Options
+	listen string
+}
 
 // registrationFlags bound what dynamic registrations leave behind.
 var registrationFlags registry.Limits
@@ -184,6 +195,11 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		Registry: &registry.Registry{Client: direct, Reader: informers, Indexed: true, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter, RegistrationsPerMinute: tokenFlags.registrationsPerMinute,
+	}
+	if metricsFlags.listen != "" {
+		if server.Metrics, err = serveMetrics(ctx, informers, cfg.Namespace, keysSecret, log); err != nil {
+			return err
+		}
 	}
 	// Every replica sweeps; Expire's preconditions make that safe.
 	go server.Registry.ExpireEvery(ctx, min(registrationFlags.UnusedTTL, time.Minute), func(deleted int, err error) {
@@ -270,4 +286,35 @@ func signIn(ctx context.Context, cfg *platform.Config, informers client.Reader, 
 	go oidcSignIn.Warm(ctx)
 	log.Info("OpenID Connect sign-in", "issuer", o.IssuerURL, "client", o.ClientID, "redirectURL", cfg.OIDCRedirectURL())
 	return users, oidcSignIn
+}
+
+// serveMetrics serves /metrics on --metrics-listen until ctx ends: the
+// runtime's metrics and, from controller-runtime's registry they join, the
+// client-go (apiserver requests), Go and process metrics.
+func serveMetrics(ctx context.Context, informers cache.Cache, namespace, keysSecret string, log *slog.Logger) (*metrics.Metrics, error) {
+	reg := ctrlmetrics.Registry
+	m := metrics.New(reg, metricsFlags.Options)
+	expiries := map[string]func() (time.Time, bool){}
+	for name, secret := range map[string]string{"access": keysSecret, "upstream": tokenFlags.upstreamSecret} {
+		expiry := &keysecret.Expiry{}
+		if err := keysecret.Watch(ctx, informers, namespace, secret, expiry.Observe, func(err error) { log.Error("key expiry not read", "error", err) }); err != nil {
+			return nil, err
+		}
+		expiries[name] = expiry.NotAfter
+	}
+	reg.MustRegister(metrics.NewCounts(informers, metricsFlags.Options), metrics.NewKeyExpiry(expiries))
+	ln, err := net.Listen("tcp", metricsFlags.listen)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("metrics listening", "address", metricsFlags.listen, "perHandle", metricsFlags.PerHandle)
+	return m, nil
 }

@@ -24,6 +24,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
@@ -108,16 +109,21 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	if prob != nil {
 		if prob.status == http.StatusUnauthorized {
 			prob.scopes = e.resourceScopes(r.Context(), res)
+			metrics.Rejected(r.Context(), prob.code)
 		}
 		prob.write(w, res)
 		return
 	}
+	metrics.SetHandle(r.Context(), p.Handle.Name)
 	if v := unservedVersion(r); v != "" {
 		http.Error(w, "Unsupported protocol version: "+v, http.StatusBadRequest)
 		return
 	}
 	if r.Method == http.MethodPost {
 		raw, msgs, prob := readMessages(w, r)
+		if len(msgs) == 1 {
+			metrics.SetMCPMethod(r.Context(), msgs[0].Method)
+		}
 		if prob == nil && isBatch(raw) {
 			writeInvalidRequest(w, "JSON-RPC batches are not supported: the protocol versions served send one message per request")
 			return

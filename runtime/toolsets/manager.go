@@ -124,6 +124,11 @@ type Manager struct {
 	// under the tokens' lifetime, so an upstream never sees one about to
 	// expire.
 	TokenReuse time.Duration
+	// Metrics records each call to an upstream (runtime/metrics); nil
+	// records nothing.
+	Metrics interface {
+		ObserveUpstream(toolset, operation string, took time.Duration, err error)
+	}
 
 	// regMu serializes changes of the registration (the server's tools and
 	// the tools map together). It is never held by readers.
@@ -465,8 +470,10 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	}
 	c := m.connect(st, &ts.Spec)
 	listCtx, cancel := context.WithTimeout(ctx, c.timeout())
+	listStart := time.Now()
 	tools, listErr := c.list(listCtx, func() (string, error) { return m.systemToken(c.url) })
 	cancel()
+	m.observe(st.name, "tools/list", listStart, listErr)
 	if listErr == nil && len(tools) > MaxTools {
 		listErr = fmt.Errorf("the upstream lists %d tools, more than %d", len(tools), MaxTools)
 	}

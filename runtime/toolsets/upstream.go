@@ -274,6 +274,16 @@ func (m *Manager) handler(toolset, tool string) server.ToolHandlerFunc {
 	}
 }
 
+// errNoResult is an upstream answer without a result: a failed call.
+var errNoResult = errors.New("no result")
+
+// observe records an upstream call that started at start.
+func (m *Manager) observe(toolset, operation string, start time.Time, err error) {
+	if m.Metrics != nil {
+		m.Metrics.ObserveUpstream(toolset, operation, time.Since(start), err)
+	}
+}
+
 // call forwards one tools/call to the upstream. Every failure is a tool
 // result with isError set, naming the toolset.
 func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
@@ -314,16 +324,21 @@ func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallTo
 	out.Params.Name = tool
 	out.Params.Arguments = req.Params.Arguments
 	out.Params.RawArguments = req.Params.RawArguments
+	start := time.Now()
 	res, err := do(ctx, c, func() (string, error) { return m.systemToken(c.url) }, func(cl *mcpclient.Client) (*mcp.CallToolResult, error) {
 		return cl.CallTool(withToken(ctx, token), out)
 	})
+	if err == nil && res == nil {
+		err = errNoResult
+	}
+	m.observe(toolset, "tools/call", start, err)
 	switch {
+	case errors.Is(err, errNoResult):
+		return toolError("toolset %q answered with no result", toolset)
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return toolError("toolset %q did not answer within %s", toolset, timeout)
 	case err != nil:
 		return toolError("toolset %q: %s", toolset, describe(err, ctx))
-	case res == nil:
-		return toolError("toolset %q answered with no result", toolset)
 	}
 	return res
 }
