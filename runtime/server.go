@@ -15,6 +15,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+	"github.com/10xdotin/mcp-handle-operator/runtime/ratelimit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
@@ -30,9 +31,6 @@ type Server struct {
 	Grants   *grants.Store
 	Registry *registry.Registry
 	Keys     oauth.Keys
-	// RegistrationsPerMinute bounds registrations per source address (and
-	// their burst); 0 means 10.
-	RegistrationsPerMinute int
 	// AccessTTL is the lifetime of access tokens; SessionTTL of sign-ins.
 	AccessTTL, SessionTTL time.Duration
 	Now                   func() time.Time
@@ -60,15 +58,11 @@ type Server struct {
 // Handler returns the runtime's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	flow := &web.Flow{Config: s.Config, Clients: s.Clients, Handles: s.Handles, Users: s.Users, OIDC: s.OIDC, Grants: s.Grants,
-		Registry: s.Registry, Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now}
+		Registry: s.Registry, Keys: s.Keys, SessionTTL: s.SessionTTL, Now: s.Now, SignInLimit: s.perAddress(s.Config.RateLimits.SignIn)}
 	token := &oauth.TokenEndpoint{Config: s.Config, Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants,
-		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now, Authorized: s.Authorized}
+		Keys: s.Keys, AccessTTL: s.AccessTTL, Now: s.Now, Authorized: s.Authorized, Limit: s.perAddress(s.Config.RateLimits.Token)}
 	revoke := &oauth.RevokeEndpoint{Clients: s.Clients, Secrets: s.Secrets, Grants: s.Grants, Keys: s.Keys}
-	perMinute := s.RegistrationsPerMinute
-	if perMinute <= 0 {
-		perMinute = 10
-	}
-	register := &oauth.RegisterEndpoint{Registry: s.Registry, PerMinute: perMinute, Burst: perMinute}
+	register := &oauth.RegisterEndpoint{Registry: s.Registry, Limit: s.perAddress(s.Config.RateLimits.Registration)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+platform.AuthorizationServerPath, s.serveAuthorizationServerMetadata)
@@ -112,6 +106,13 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return s.Metrics.Instrument(s.canonicalPaths(mux))
+}
+
+// perAddress is a per-client-address limit at the configured rate, the
+// client found behind the configured trusted proxies.
+func (s *Server) perAddress(l *platform.RateLimit) *ratelimit.PerAddress {
+	return &ratelimit.PerAddress{Buckets: ratelimit.Keyed{Rate: ratelimit.Of(l), Now: s.Now},
+		Address: ratelimit.ClientAddress{TrustedProxies: s.Config.TrustedProxyPrefixes()}}
 }
 
 // serveJWKS serves the public keys of upstream tokens.

@@ -52,6 +52,43 @@ type HandleSpec struct {
 	// certificates, clients and grants are kept, so resuming is instant.
 	// +optional
 	Suspended bool `json:"suspended,omitempty"`
+
+	// rateLimit overrides the platform configuration's limits on this
+	// handle's MCP endpoint (rateLimits.mcpPerGrant and mcpPerHandle). Each
+	// runtime replica keeps its own buckets, so a fleet of N replicas admits
+	// up to N times these rates.
+	// +optional
+	RateLimit *HandleRateLimit `json:"rateLimit,omitempty"`
+}
+
+// HandleRateLimit overrides the MCP endpoint's limits for one handle; an
+// omitted limit keeps the platform's.
+//
+// +kubebuilder:validation:MinProperties=1
+type HandleRateLimit struct {
+	// perGrant limits the requests of each grant (one user's connector).
+	// +optional
+	PerGrant *RequestRate `json:"perGrant,omitempty"`
+	// perHandle limits the requests to the handle, all grants together.
+	// +optional
+	PerHandle *RequestRate `json:"perHandle,omitempty"`
+}
+
+// RequestRate is a token bucket: a sustained rate and a burst above it.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.burst) || self.requestsPerMinute > 0",message="burst needs a requestsPerMinute above 0"
+type RequestRate struct {
+	// requestsPerMinute is the sustained rate; 0 removes the limit.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	RequestsPerMinute *int32 `json:"requestsPerMinute,omitempty"`
+	// burst is how many requests may come at once. Defaults to
+	// requestsPerMinute.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	Burst int32 `json:"burst,omitempty"`
 }
 
 // HandleMember is a user or a group allowed to authorize connectors.

@@ -68,7 +68,6 @@ func main() {
 	flag.DurationVar(&registrationFlags.UnusedTTL, "unused-client-ttl", registry.DefaultUnusedTTL, "how long a dynamically registered client may wait for its first approval before it is deleted; 0 keeps it")
 	flag.IntVar(&registrationFlags.MaxUnused, "max-unused-clients", registry.DefaultMaxUnused, "most dynamically registered clients awaiting their first approval, platform-wide (registration answers 503 beyond); 0 means no cap")
 	flag.IntVar(&registrationFlags.MaxPerHandle, "max-clients-per-handle", registry.DefaultMaxPerHandle, "most dynamically registered clients registered for or approved on one handle; 0 means no cap")
-	registrationsPerMinute := flag.Int("registrations-per-minute", 10, "dynamic registrations allowed per source address and minute (and their burst)")
 	flag.StringVar(&metricsFlags.listen, "metrics-listen", ":9090", "address of the Prometheus /metrics endpoint, apart from the Gateway's port; empty disables it")
 	flag.BoolVar(&metricsFlags.PerHandle, "metrics-per-handle", false, "label request and grant metrics with the handle (one series per handle)")
 	shutdownDelay := flag.Duration("shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that Services and Gateways stop sending requests before the listener closes (the chart sets 5s)")
@@ -88,8 +87,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
-	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay,
-		registrationsPerMinute: *registrationsPerMinute}
+	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay}
 	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
@@ -105,8 +103,6 @@ type tokenOptions struct {
 	upstreamTTL    time.Duration
 	refreshRetry   time.Duration
 	shutdownDelay  time.Duration
-	// registrationsPerMinute is the per-address registration rate.
-	registrationsPerMinute int
 }
 
 var tokenFlags tokenOptions
@@ -194,7 +190,7 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now},
 		Registry: &registry.Registry{Client: direct, Reader: informers, Indexed: true, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
-		Upstream: minter, RegistrationsPerMinute: tokenFlags.registrationsPerMinute,
+		Upstream: minter,
 	}
 	if metricsFlags.listen != "" {
 		if server.Metrics, err = serveMetrics(ctx, informers, cfg.Namespace, keysSecret, log); err != nil {

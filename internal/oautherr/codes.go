@@ -35,7 +35,7 @@ const (
 	InvalidRedirectURI = "invalid_redirect_uri"
 	// InvalidClientMetadata: a client metadata field is not acceptable (RFC 7591 §3.2.2).
 	InvalidClientMetadata = "invalid_client_metadata"
-	// SlowDown: too many requests from this client; retry later (RFC 8628 §3.5, used for registration).
+	// SlowDown: too many requests from this client; retry later (RFC 8628 §3.5; 429 from registration and the token endpoint).
 	SlowDown = "slow_down"
 )
 
@@ -58,6 +58,8 @@ const (
 	HandleNotFound = "handle_not_found"
 	// ForbiddenOrigin (403): a browser Origin that is not ours.
 	ForbiddenOrigin = "forbidden_origin"
+	// RateLimited (429): the grant or the handle is over its rate limit; Retry-After says when to retry.
+	RateLimited = "rate_limited"
 	// NotFound (404): no MCP endpoint or resource metadata at this URL.
 	NotFound = "not_found"
 )

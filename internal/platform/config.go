@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -63,6 +64,78 @@ type Config struct {
 	// ClientIDMetadataDocuments configures clients whose client_id is the
 	// https URL of their metadata document.
 	ClientIDMetadataDocuments ClientIDMetadataDocuments `json:"clientIDMetadataDocuments,omitempty"`
+	// TrustedProxies are the CIDRs of the proxies in front of the runtime
+	// (the Gateway's pods): a request from one of them is attributed to the
+	// rightmost X-Forwarded-For hop outside them. Empty: the connecting
+	// address is the client's.
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
+	// RateLimits are the runtime's request limits; omitted ones take their
+	// defaults (DefaultRateLimits).
+	RateLimits RateLimits `json:"rateLimits,omitempty"`
+}
+
+// RateLimits are token buckets per replica (docs/runtime.md#rate-limits).
+type RateLimits struct {
+	// MCPPerGrant limits one grant's requests to the MCP endpoint.
+	MCPPerGrant *RateLimit `json:"mcpPerGrant,omitempty"`
+	// MCPPerHandle limits the requests to one handle's MCP endpoint, all
+	// grants together.
+	MCPPerHandle *RateLimit `json:"mcpPerHandle,omitempty"`
+	// Registration limits dynamic registrations per client address.
+	Registration *RateLimit `json:"registration,omitempty"`
+	// SignIn limits password sign-ins (POST /ui/login) per client address.
+	SignIn *RateLimit `json:"signIn,omitempty"`
+	// Token limits token endpoint requests per client address.
+	Token *RateLimit `json:"token,omitempty"`
+}
+
+// RateLimit is a sustained rate and a burst.
+type RateLimit struct {
+	// RequestsPerMinute is the sustained rate; 0 means no limit.
+	RequestsPerMinute int `json:"requestsPerMinute"`
+	// Burst is how many requests may come at once; defaults to
+	// RequestsPerMinute.
+	Burst int `json:"burst,omitempty"`
+}
+
+// DefaultRateLimits are the limits of a configuration that names none.
+// Hosted connectors (ChatGPT, Claude) call the token and registration
+// endpoints from their own servers, so one address carries many of their
+// users: those limits are per address, not per person.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		MCPPerGrant:  &RateLimit{RequestsPerMinute: 600, Burst: 100},
+		MCPPerHandle: &RateLimit{RequestsPerMinute: 6000, Burst: 1000},
+		Registration: &RateLimit{RequestsPerMinute: 10, Burst: 10},
+		SignIn:       &RateLimit{RequestsPerMinute: 30, Burst: 30},
+		Token:        &RateLimit{RequestsPerMinute: 600, Burst: 200},
+	}
+}
+
+// fields lists the limits by their configuration names.
+func (r *RateLimits) fields() []struct {
+	name  string
+	limit **RateLimit
+} {
+	return []struct {
+		name  string
+		limit **RateLimit
+	}{{"mcpPerGrant", &r.MCPPerGrant}, {"mcpPerHandle", &r.MCPPerHandle}, {"registration", &r.Registration},
+		{"signIn", &r.SignIn}, {"token", &r.Token}}
+}
+
+// maxRequestsPerMinute bounds a limit (and the Handle's override).
+const maxRequestsPerMinute = 1_000_000
+
+// TrustedProxyPrefixes returns TrustedProxies parsed (validated by Parse).
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // ClientIDMetadataDocuments configures client ID metadata documents
@@ -224,6 +297,15 @@ func (c *Config) setDefaults() {
 	if c.TLS.SecretName == "" {
 		c.TLS.SecretName = "mcp-platform-tls"
 	}
+	d := DefaultRateLimits()
+	defaults := d.fields()
+	for i, f := range c.RateLimits.fields() {
+		if *f.limit == nil {
+			*f.limit = *defaults[i].limit
+		} else if (*f.limit).Burst == 0 {
+			(*f.limit).Burst = (*f.limit).RequestsPerMinute
+		}
+	}
 	if o := c.SignIn.OIDC; o != nil {
 		if len(o.Scopes) == 0 {
 			o.Scopes = []string{"openid", "email", "profile"}
@@ -301,6 +383,18 @@ func (c *Config) validate() error {
 	}
 	if o := c.SignIn.OIDC; o != nil {
 		errs = append(errs, o.validate(dnsName)...)
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("trustedProxies[%d]", i), "%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", p)
+		}
+	}
+	for _, f := range c.RateLimits.fields() {
+		if l := *f.limit; l.RequestsPerMinute < 0 || l.RequestsPerMinute > maxRequestsPerMinute {
+			bad("rateLimits."+f.name+".requestsPerMinute", "%d must be 0 (no limit) to %d", l.RequestsPerMinute, maxRequestsPerMinute)
+		} else if l.Burst < 0 || l.Burst > maxRequestsPerMinute {
+			bad("rateLimits."+f.name+".burst", "%d must be 1 to %d", l.Burst, maxRequestsPerMinute)
+		}
 	}
 	for i, h := range c.LegacyAuthorizationServers {
 		if h == "" || strings.ContainsAny(h, "/:") {

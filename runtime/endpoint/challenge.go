@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/ratelimit"
 )
 
 // problem is an error answer of the MCP endpoint.
@@ -24,6 +26,8 @@ type problem struct {
 	// read (isError, the challenge in _meta "mcp/www_authenticate"), and
 	// the status and header stay for clients that read those.
 	toolCall json.RawMessage
+	// retryAfter, for 429, is the Retry-After header.
+	retryAfter time.Duration
 }
 
 // toolResult is a JSON-RPC response carrying a failed tool result.
@@ -33,7 +37,7 @@ type toolResult struct {
 	Result  struct {
 		Content []map[string]string `json:"content"`
 		IsError bool                `json:"isError"`
-		Meta    map[string][]string `json:"_meta"`
+		Meta    map[string][]string `json:"_meta,omitempty"`
 	} `json:"result"`
 }
 
@@ -89,6 +93,9 @@ func (p problem) write(w http.ResponseWriter, res platform.Resource) {
 		www = challenge(res, p.code, p.description, p.scopes)
 		h.Set("WWW-Authenticate", www)
 	}
+	if p.status == http.StatusTooManyRequests {
+		h.Set("Retry-After", ratelimit.Seconds(p.retryAfter))
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(p.status)
@@ -96,7 +103,9 @@ func (p problem) write(w http.ResponseWriter, res platform.Resource) {
 		r := toolResult{JSONRPC: "2.0", ID: p.toolCall}
 		r.Result.Content = []map[string]string{{"type": "text", "text": p.code + ": " + p.description}}
 		r.Result.IsError = true
-		r.Result.Meta = map[string][]string{"mcp/www_authenticate": {www}}
+		if www != "" {
+			r.Result.Meta = map[string][]string{"mcp/www_authenticate": {www}}
+		}
 		_ = json.NewEncoder(w).Encode(r)
 		return
 	}

@@ -9,6 +9,7 @@ package endpoint
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +82,7 @@ type Endpoint struct {
 	Now func() time.Time
 
 	streamable *server.StreamableHTTPServer
+	limits     *limits
 }
 
 // Handler returns the endpoint's HTTP handler, for the MCP paths.
@@ -96,6 +98,7 @@ func (e *Endpoint) Handler() http.Handler {
 		// (see Terminate), so idle state is swept.
 		server.WithSessionIdleTTL(sessionIdleTTL),
 	)
+	e.limits = newLimits(e.Config, e.Now)
 	return http.HandlerFunc(e.serve)
 }
 
@@ -129,6 +132,13 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if prob == nil {
+			// Counted before the toolsets are waited for or called.
+			prob = e.limits.allow(p)
+			if prob != nil {
+				prob.toolCall = toolCallID(msgs)
+			}
+		}
+		if prob == nil {
 			if e.Bootstrap != nil && needsTools(msgs) {
 				e.Bootstrap.Ensure(r.Context(), p.Token.Grant, p.Handle)
 			}
@@ -143,6 +153,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))
+	} else if prob := e.limits.allow(p); prob != nil {
+		prob.write(w, res)
+		return
 	}
 	e.streamable.ServeHTTP(w, r.WithContext(principal.NewContext(r.Context(), p)))
 }
@@ -286,10 +299,17 @@ func (e *Endpoint) authorize(p *principal.Principal, msgs []message) *problem {
 	}
 	prob := &problem{status: http.StatusForbidden, code: oautherr.InsufficientScope, scopes: (p.Token.Scopes | want).Scopes(), missing: missing.Scopes(),
 		description: "the approved scopes do not cover this request; re-authorize with " + joinScopes(missing.Scopes())}
-	if len(msgs) == 1 && msgs[0].Method == "tools/call" && len(msgs[0].ID) > 0 {
-		prob.toolCall = msgs[0].ID
-	}
+	prob.toolCall = toolCallID(msgs)
 	return prob
+}
+
+// toolCallID is the id of a request that is one tools/call, whose refusal
+// is answered in the tool-result form; nil otherwise.
+func toolCallID(msgs []message) json.RawMessage {
+	if len(msgs) == 1 && msgs[0].Method == "tools/call" && len(msgs[0].ID) > 0 {
+		return msgs[0].ID
+	}
+	return nil
 }
 
 func joinScopes(scopes []mcpv1alpha1.Scope) string {

@@ -63,7 +63,9 @@ type fixture struct {
 	now    time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves acme, beta and frozen (suspended); configure may
+// change the platform configuration and the handles first.
+func newFixture(t *testing.T, configure ...func(*platform.Config, handleMap)) *fixture {
 	t.Helper()
 	cfg, err := platform.Load("../../config/platform/platform.yaml")
 	if err != nil {
@@ -83,8 +85,11 @@ func newFixture(t *testing.T) *fixture {
 	mcpServer.AddTool(mcp.NewTool("links_create_link"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("created on " + principal.FromContext(ctx).Handle.Name), nil
 	})
-	e := &Endpoint{Config: cfg, Handles: handleMap{"acme": handle("acme", false), "beta": handle("beta", false), "frozen": handle("frozen", true)},
-		Grants: f.grants, Keys: keyRing{ks}, Tools: toolScopes{}, MCP: mcpServer, Now: func() time.Time { return f.now }}
+	handles := handleMap{"acme": handle("acme", false), "beta": handle("beta", false), "frozen": handle("frozen", true)}
+	for _, c := range configure {
+		c(cfg, handles)
+	}
+	e := &Endpoint{Config: cfg, Handles: handles, Grants: f.grants, Keys: keyRing{ks}, Tools: toolScopes{}, MCP: mcpServer, Now: func() time.Time { return f.now }}
 	f.srv = e.Handler()
 	return f
 }

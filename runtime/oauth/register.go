@@ -3,16 +3,12 @@ package oauth
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
+	"github.com/10xdotin/mcp-handle-operator/runtime/ratelimit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
 
@@ -21,21 +17,15 @@ import (
 // (GET, PUT, DELETE with the registration access token).
 type RegisterEndpoint struct {
 	Registry *registry.Registry
-	// PerMinute bounds registrations per source address; Burst allows short
-	// bursts above it.
-	PerMinute, Burst int
-
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	// Limit bounds registrations per client address; nil admits all.
+	Limit *ratelimit.PerAddress
 }
 
 const maxRegistrationBody = 64 << 10
 
 // Register serves POST /oauth/register.
 func (e *RegisterEndpoint) Register(w http.ResponseWriter, r *http.Request) {
-	if !e.allow(r) {
-		w.Header().Set("Retry-After", "60")
-		Errorf(http.StatusTooManyRequests, oautherr.SlowDown, "too many registrations from this address; retry in a minute").Write(w)
+	if !Limited(w, r, e.Limit, "registrations") {
 		return
 	}
 	md, ok := readMetadata(w, r)
@@ -125,22 +115,14 @@ func registrationError(err error) *Error {
 	}
 }
 
-// allow applies the per-address registration limit.
-func (e *RegisterEndpoint) allow(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// Limited applies a per-address limit to an OAuth endpoint: past it, 429
+// slow_down with Retry-After (RFC 6749 has no code for it; RFC 8628's
+// means the same). It reports whether the request may go on.
+func Limited(w http.ResponseWriter, r *http.Request, limit *ratelimit.PerAddress, what string) bool {
+	ok, wait := limit.Allow(r)
+	if !ok {
+		w.Header().Set("Retry-After", ratelimit.Seconds(wait))
+		Errorf(http.StatusTooManyRequests, oautherr.SlowDown, "too many "+what+" from this address; retry in "+ratelimit.Seconds(wait)+" s").Write(w)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.limiters == nil || len(e.limiters) > 10000 {
-		// Forget old addresses rather than grow without bound.
-		e.limiters = map[string]*rate.Limiter{}
-	}
-	l := e.limiters[host]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(e.PerMinute)), e.Burst)
-		e.limiters[host] = l
-	}
-	return l.Allow()
+	return ok
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
+	"github.com/10xdotin/mcp-handle-operator/runtime/ratelimit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
@@ -33,6 +34,8 @@ type TokenEndpoint struct {
 	// Authorized, when set, is told of every grant whose code was just
 	// exchanged: the bootstrap flow's smoke check starts there.
 	Authorized func(ctx context.Context, conn *mcpv1alpha1.Connection)
+	// Limit bounds requests per client address; nil admits all.
+	Limit *ratelimit.PerAddress
 }
 
 // TokenResponse is the RFC 6749 section 5.1 response.
@@ -45,6 +48,9 @@ type TokenResponse struct {
 }
 
 func (t *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !Limited(w, r, t.Limit, "token requests") {
+		return
+	}
 	client, ok := clientRequest(w, r, t.Clients, t.Secrets)
 	if !ok {
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
+	"github.com/10xdotin/mcp-handle-operator/runtime/ratelimit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
 
@@ -38,6 +39,9 @@ type Flow struct {
 
 	// OIDC signs in through an upstream provider; nil when not configured.
 	OIDC *OIDC
+	// SignInLimit bounds password sign-ins per client address; nil admits
+	// all.
+	SignInLimit *ratelimit.PerAddress
 }
 
 // requestTTL bounds how long a sealed authorization request may take to
@@ -142,6 +146,12 @@ func (f *Flow) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := r.PostForm.Get("email")
+	// Counted before the password hash is compared, which is the cost.
+	if ok, wait := f.SignInLimit.Allow(r); !ok {
+		w.Header().Set("Retry-After", ratelimit.Seconds(wait))
+		form(http.StatusTooManyRequests, email, "Too many sign-in attempts from your address: try again in "+ratelimit.Seconds(wait)+" seconds.")
+		return
+	}
 	s, err := f.Users.Authenticate(r.Context(), email, r.PostForm.Get("password"))
 	if err != nil {
 		errorPage(w, http.StatusServiceUnavailable, oautherr.TemporarilyUnavailable, "sign-in is unavailable; retry shortly")

@@ -488,6 +488,10 @@ func (in *install) helmInstall(t *testing.T) {
     issuerRef: {name: %s}
   sharedGateway: {enabled: true}
   signIn: {staticUsersSecret: %s}
+  # The load below comes from one address and measures the install, not
+  # the limits (runtime/ratelimit has their tests).
+  rateLimits: {mcpPerGrant: {requestsPerMinute: 0}, mcpPerHandle: {requestsPerMinute: 0}, registration: {requestsPerMinute: 0},
+    signIn: {requestsPerMinute: 0}, token: {requestsPerMinute: 0}}
 operator:
   image: {pullPolicy: Never}
 runtime:

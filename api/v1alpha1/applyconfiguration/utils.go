@@ -42,6 +42,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.HandleEndpointsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HandleMember"):
 		return &apiv1alpha1.HandleMemberApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HandleRateLimit"):
+		return &apiv1alpha1.HandleRateLimitApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HandleSpec"):
 		return &apiv1alpha1.HandleSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HandleStatus"):
@@ -52,6 +54,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.OAuthClientSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("OAuthClientStatus"):
 		return &apiv1alpha1.OAuthClientStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("RequestRate"):
+		return &apiv1alpha1.RequestRateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SecretReference"):
 		return &apiv1alpha1.SecretReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ToolOverride"):

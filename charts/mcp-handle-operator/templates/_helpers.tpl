@@ -74,6 +74,8 @@ this release's runtime Service.
 {{- if not $p.issuer }}{{ $_ := unset $p "issuer" }}{{ end -}}
 {{- if not $p.signIn.staticUsersSecret }}{{ $_ := unset $p.signIn "staticUsersSecret" }}{{ end -}}
 {{- if not $p.signIn.oidc }}{{ $_ := unset $p.signIn "oidc" }}{{ end -}}
+{{- if not $p.trustedProxies }}{{ $_ := unset $p "trustedProxies" }}{{ end -}}
+{{- if not $p.rateLimits }}{{ $_ := unset $p "rateLimits" }}{{ end -}}
 {{- range $p.gatewayRefs }}{{ if not .sectionName }}{{ $_ := unset . "sectionName" }}{{ end }}{{ end -}}
 {{- toYaml $p -}}
 {{- end -}}

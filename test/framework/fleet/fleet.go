@@ -73,6 +73,9 @@ type Options struct {
 	Replicas int
 	// RuntimeArgs are added to every replica's command line.
 	RuntimeArgs []string
+	// RateLimits are the platform configuration's; nil means
+	// stack.NoRateLimits: the fleet measures capacity.
+	RateLimits *platform.RateLimits
 	// PasswordCost is the bcrypt cost of the user's password hash
 	// (bcrypt.DefaultCost when 0).
 	PasswordCost int
@@ -127,7 +130,12 @@ func Start(ctx context.Context, o Options) (_ *Fleet, err error) {
 		return nil, err
 	}
 	f.ConfigPath = filepath.Join(o.Dir, "platform.yaml")
-	if f.Config, err = fixtures.WritePlatform(f.ConfigPath, stack.PlatformConfig(port, port)); err != nil {
+	cfg := stack.PlatformConfig(port, port)
+	cfg.RateLimits = stack.NoRateLimits()
+	if o.RateLimits != nil {
+		cfg.RateLimits = *o.RateLimits
+	}
+	if f.Config, err = fixtures.WritePlatform(f.ConfigPath, cfg); err != nil {
 		return nil, err
 	}
 	if err := f.writeKubeconfig(); err != nil {

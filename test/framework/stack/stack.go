@@ -65,6 +65,13 @@ func PlatformConfig(publicPort, runtimePort int) platform.Config {
 	return c
 }
 
+// NoRateLimits lifts every rate limit of a platform configuration, for
+// measurements of capacity: all their clients share one address.
+func NoRateLimits() platform.RateLimits {
+	off := func() *platform.RateLimit { return &platform.RateLimit{} }
+	return platform.RateLimits{MCPPerGrant: off(), MCPPerHandle: off(), Registration: off(), SignIn: off(), Token: off()}
+}
+
 // OIDC is an upstream OpenID Connect provider the login page offers besides
 // the static user; its client secret goes into the Secret OIDCSecret.
 type OIDC struct {

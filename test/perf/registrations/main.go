@@ -97,10 +97,10 @@ func run(ctx context.Context, o options) (rows [][2]string, err error) {
 	}
 	defer stopGC()
 	step(fmt.Sprintf("starting two runtime replicas (logs in %s)", o.logDir))
-	// The per-address limit is lifted: every request comes from the
+	// The fleet lifts the rate limits: every request comes from the
 	// balancer's address, as behind a Gateway.
 	f, err := fleet.Start(ctx, fleet.Options{Env: cp, BinDir: o.binDir, Dir: o.logDir, Replicas: 2, PasswordCost: 4, RuntimeArgs: []string{
-		"--registrations-per-minute=1000000", "--unused-client-ttl=" + o.ttl.String(),
+		"--unused-client-ttl=" + o.ttl.String(),
 		"--max-unused-clients=" + strconv.Itoa(o.maxUnused), "--max-clients-per-handle=" + strconv.Itoa(o.maxPerHandle)}})
 	if err != nil {
 		return nil, err

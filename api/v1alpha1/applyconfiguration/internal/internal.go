@@ -224,6 +224,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: user
       type:
         scalar: string
+- name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.HandleRateLimit
+  map:
+    fields:
+    - name: perGrant
+      type:
+        namedType: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.RequestRate
+    - name: perHandle
+      type:
+        namedType: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.RequestRate
 - name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.HandleSpec
   map:
     fields:
@@ -236,6 +245,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             namedType: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.HandleMember
           elementRelationship: atomic
+    - name: rateLimit
+      type:
+        namedType: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.HandleRateLimit
     - name: scopes
       type:
         list:
@@ -355,6 +367,15 @@ var schemaYAML = typed.YAMLObject(`types:
   scalar: string
 - name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.RegistrationMethod
   scalar: string
+- name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.RequestRate
+  map:
+    fields:
+    - name: burst
+      type:
+        scalar: numeric
+    - name: requestsPerMinute
+      type:
+        scalar: numeric
 - name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.Scope
   scalar: string
 - name: com.github.10xdotin.mcp-handle-operator.api.v1alpha1.SecretReference

@@ -34,6 +34,11 @@ type HandleSpecApplyConfiguration struct {
 	// answers 403 handle_suspended and no connector can be authorized. Routes,
 	// certificates, clients and grants are kept, so resuming is instant.
 	Suspended *bool `json:"suspended,omitempty"`
+	// rateLimit overrides the platform configuration's limits on this
+	// handle's MCP endpoint (rateLimits.mcpPerGrant and mcpPerHandle). Each
+	// runtime replica keeps its own buckets, so a fleet of N replicas admits
+	// up to N times these rates.
+	RateLimit *HandleRateLimitApplyConfiguration `json:"rateLimit,omitempty"`
 }
 
 // HandleSpecApplyConfiguration constructs a declarative configuration of the HandleSpec type for use with
@@ -91,5 +96,13 @@ func (b *HandleSpecApplyConfiguration) WithToolsets(values ...*ToolsetReferenceA
 // If called multiple times, the Suspended field is set to the value of the last call.
 func (b *HandleSpecApplyConfiguration) WithSuspended(value bool) *HandleSpecApplyConfiguration {
 	b.Suspended = &value
+	return b
+}
+
+// WithRateLimit sets the RateLimit field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RateLimit field is set to the value of the last call.
+func (b *HandleSpecApplyConfiguration) WithRateLimit(value *HandleRateLimitApplyConfiguration) *HandleSpecApplyConfiguration {
+	b.RateLimit = value
 	return b
 }
