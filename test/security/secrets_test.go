@@ -150,8 +150,9 @@ func constant(e ast.Expr) bool {
 	case *ast.CallExpr:
 		return isIdent(v.Fun, "len")
 	case *ast.SelectorExpr:
-		// Package constants such as mcpv1alpha1.TokenEndpointAuthNone.
-		return isIdent(v.X, "mcpv1alpha1") || isIdent(v.X, "http") || isIdent(v.X, "platform")
+		// Package constants such as mcpv1alpha1.TokenEndpointAuthNone or
+		// oautherr.InsufficientScope (compared with an error's code).
+		return isIdent(v.X, "mcpv1alpha1") || isIdent(v.X, "http") || isIdent(v.X, "platform") || isIdent(v.X, "oautherr")
 	}
 	return false
 }
