@@ -267,9 +267,12 @@ func TestOptionalObjects(t *testing.T) {
 		t.Errorf("operator args lack --metrics-bind-address=:8080")
 	}
 	np := mustFind(t, objs, "NetworkPolicy", release+"-runtime")
+	// The HTTP port from the Gateway's namespace, the metrics port from
+	// the monitoring one.
 	from, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
-	if len(from) != 1 || !strings.Contains(fmt.Sprint(from), "gateway-system") {
-		t.Errorf("runtime NetworkPolicy ingress %v does not admit the gateway namespace only", from)
+	if len(from) != 2 || !strings.Contains(fmt.Sprint(from[0]), "gateway-system") || !strings.Contains(fmt.Sprint(from[0]), "port:http") ||
+		!strings.Contains(fmt.Sprint(from[1]), "monitoring") || !strings.Contains(fmt.Sprint(from[1]), "port:metrics") {
+		t.Errorf("runtime NetworkPolicy ingress %v does not admit the gateway namespace to http and the monitoring one to metrics only", from)
 	}
 	mustFind(t, objs, "NetworkPolicy", release+"-manager")
 }
