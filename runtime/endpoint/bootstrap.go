@@ -17,9 +17,16 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 )
 
-// DefaultBootstrapTimeout bounds the bootstrap check: how long a
-// connector's first tool request may wait for the handle's toolsets.
-const DefaultBootstrapTimeout = 20 * time.Second
+const (
+	// DefaultBootstrapTimeout bounds the bootstrap check: how long a
+	// connector's first tool request may wait for the handle's toolsets
+	// that are coming up.
+	DefaultBootstrapTimeout = 10 * time.Second
+	// BootstrapRetryInterval is how long after a failed check the
+	// connection's requests go on without one: a toolset that is down
+	// does not hold every request of the connection.
+	BootstrapRetryInterval = time.Minute
+)
 
 // Bootstrap is the guide's connector bootstrap flow, recorded step by step
 // on the grant (status.bootstrap.steps). When a code is exchanged
@@ -56,8 +63,10 @@ type Bootstrap struct {
 	checks singleflight.Group
 	mu     sync.Mutex
 	// done holds the grants this replica has bootstrapped, until its cache
-	// shows the recorded step.
-	done map[string]bool
+	// shows the recorded step; failed, when this replica's last check of a
+	// grant failed.
+	done   map[string]bool
+	failed map[string]time.Time
 }
 
 // doneLimit bounds done; past it the cache answers alone.
@@ -92,9 +101,10 @@ func (b *Bootstrap) Authorized(ctx context.Context, conn *mcpv1alpha1.Connection
 
 // Ensure returns once the grant is bootstrapped, or its check has run (or
 // ctx ends): the first request through a grant runs the check, or joins the
-// one under way, and later ones return at once.
+// one under way, and later ones return at once. After a failed check the
+// grant's requests go on unchecked for BootstrapRetryInterval.
 func (b *Bootstrap) Ensure(ctx context.Context, grant string, h *mcpv1alpha1.Handle) {
-	if b.bootstrapped(ctx, grant) {
+	if b.bootstrapped(ctx, grant) || b.failedRecently(grant) {
 		return
 	}
 	result := b.checks.DoChan(grant, func() (any, error) {
@@ -109,13 +119,19 @@ func (b *Bootstrap) Ensure(ctx context.Context, grant string, h *mcpv1alpha1.Han
 		// Recorded before the waiting requests go on, so the grant shows
 		// the step by the time the connector sees its first answer.
 		b.record(ctx, grant, step)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.done == nil || len(b.done) >= doneLimit {
+			b.done = map[string]bool{}
+		}
+		if b.failed == nil || len(b.failed) >= doneLimit {
+			b.failed = map[string]time.Time{}
+		}
 		if err == nil {
-			b.mu.Lock()
-			if b.done == nil || len(b.done) >= doneLimit {
-				b.done = map[string]bool{}
-			}
 			b.done[grant] = true
-			b.mu.Unlock()
+			delete(b.failed, grant)
+		} else {
+			b.failed[grant] = b.Now()
 		}
 		return nil, nil
 	})
@@ -136,6 +152,13 @@ func (b *Bootstrap) bootstrapped(ctx context.Context, grant string) bool {
 	}
 	conn, err := b.Grants.Grant(ctx, grant)
 	return err == nil && conn != nil && grants.Bootstrapped(conn)
+}
+
+func (b *Bootstrap) failedRecently(grant string) bool {
+	b.mu.Lock()
+	at, failed := b.failed[grant]
+	b.mu.Unlock()
+	return failed && b.Now().Sub(at) < BootstrapRetryInterval
 }
 
 func (b *Bootstrap) record(ctx context.Context, grant string, step mcpv1alpha1.ConnectionBootstrapStep) {

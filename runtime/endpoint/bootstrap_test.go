@@ -51,19 +51,27 @@ func (c *checker) Check(context.Context, *mcpv1alpha1.Handle) (int, error) {
 
 // A connection's first tool requests share one check; once it has
 // succeeded, requests through the grant skip it — also on a replica that
-// only sees the recorded step in its cache; a failed check runs again on
-// the next request.
+// only sees the recorded step in its cache; after a failed check the
+// connection's requests go on unchecked for BootstrapRetryInterval, then
+// the next one checks again.
 func TestBootstrapChecksOncePerConnection(t *testing.T) {
 	h := &mcpv1alpha1.Handle{}
 	rec, tools := &steps{}, &checker{}
 	cache := cachedGrants{}
-	b := &Bootstrap{Grants: cache, Recorder: rec, Tools: tools, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	b := &Bootstrap{Grants: cache, Recorder: rec, Tools: tools, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock}
 
 	tools.fail.Store(true)
 	b.Ensure(context.Background(), "conn-a", h)
 	b.Ensure(context.Background(), "conn-a", h)
+	if n := tools.calls.Load(); n != 1 {
+		t.Fatalf("a failing check ran %d times for two requests within a minute, want 1", n)
+	}
+	now = now.Add(BootstrapRetryInterval)
+	b.Ensure(context.Background(), "conn-a", h)
 	if n := tools.calls.Load(); n != 2 {
-		t.Fatalf("a failing check ran %d times for two requests, want 2", n)
+		t.Fatalf("no check again after the retry interval: %d checks", n)
 	}
 	tools.fail.Store(false)
 	var wg sync.WaitGroup
@@ -81,7 +89,7 @@ func TestBootstrapChecksOncePerConnection(t *testing.T) {
 	}
 
 	// Another replica (or this one after a restart) reads the step.
-	other := &Bootstrap{Grants: cache, Recorder: rec, Tools: tools, Log: b.Log, Now: time.Now}
+	other := &Bootstrap{Grants: cache, Recorder: rec, Tools: tools, Log: b.Log, Now: clock}
 	cache["conn-b"] = &mcpv1alpha1.Connection{Status: mcpv1alpha1.ConnectionStatus{Bootstrap: &mcpv1alpha1.ConnectionBootstrap{
 		Steps: []mcpv1alpha1.ConnectionBootstrapStep{{Name: mcpv1alpha1.BootstrapStepToolsChecked, Result: mcpv1alpha1.BootstrapSucceeded}}}}}
 	other.Ensure(context.Background(), "conn-b", h)

@@ -168,6 +168,12 @@ type state struct {
 
 	// listed says the last fetch of the tools succeeded.
 	listed atomic.Bool
+	// failingSince is when fetches started failing (Unix nanoseconds; 0
+	// while they succeed), and timedOut says the last one did not answer
+	// in time: the bootstrap check waits only for a toolset that fails
+	// fast and has not failed for long, one that is coming up.
+	failingSince atomic.Int64
+	timedOut     atomic.Bool
 
 	// fetched is closed when the first fetch of the tools has ended, with
 	// or without them: until then the Toolset is warming up.
@@ -478,6 +484,12 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 		listErr = fmt.Errorf("the upstream lists %d tools, more than %d", len(tools), MaxTools)
 	}
 	st.listed.Store(listErr == nil)
+	st.timedOut.Store(listErr != nil && (errors.Is(listErr, context.DeadlineExceeded) || errors.Is(listCtx.Err(), context.DeadlineExceeded)))
+	if listErr == nil {
+		st.failingSince.Store(0)
+	} else {
+		st.failingSince.CompareAndSwap(0, m.now().UnixNano())
+	}
 	if listErr == nil {
 		st.count = m.register(st, ts, tools)
 		c.listen(func() (string, error) { return m.systemToken(c.url) }, func() {
