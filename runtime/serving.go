@@ -25,13 +25,6 @@ import (
 // Toolset status).
 const RuntimeFieldOwner = "mcp-handle-runtime"
 
-// Reasons of the Handle's Serving condition, besides the toolsets.Reason*
-// of a toolset that does not answer.
-const (
-	ReasonServing         = "Serving"
-	ReasonHandleSuspended = "Suspended"
-)
-
 // ServingReporter writes each Handle's Serving condition: True when the
 // runtime serves it and every toolset it names answers. Every replica runs
 // one, and only the elected one (Leader) writes; a write happens only when
@@ -167,7 +160,7 @@ func (s *ServingReporter) report(ctx context.Context, name string) error {
 func (s *ServingReporter) serving(ctx context.Context, h *mcpv1alpha1.Handle) (metav1.Condition, error) {
 	c := metav1.Condition{Type: mcpv1alpha1.HandleConditionServing, Status: metav1.ConditionFalse, ObservedGeneration: h.Generation}
 	if h.Spec.Suspended {
-		c.Reason, c.Message = ReasonHandleSuspended, "the handle is suspended: its MCP endpoint answers 403 handle_suspended"
+		c.Reason, c.Message = mcpv1alpha1.HandleReasonSuspended, "the handle is suspended: its MCP endpoint answers 403 handle_suspended"
 		return c, nil
 	}
 	var problems []string
@@ -189,7 +182,7 @@ func (s *ServingReporter) serving(ctx context.Context, h *mcpv1alpha1.Handle) (m
 		c.Reason, c.Message = reason, strings.Join(problems, "; ")
 		return c, nil
 	}
-	c.Status, c.Reason = metav1.ConditionTrue, ReasonServing
+	c.Status, c.Reason = metav1.ConditionTrue, mcpv1alpha1.HandleReasonServing
 	c.Message = fmt.Sprintf("the runtime serves the handle with %d toolset(s)", len(h.Spec.Toolsets))
 	return c, nil
 }

@@ -14,14 +14,6 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 )
 
-// Reasons of the Reachable condition.
-const (
-	// ReasonToolsListed: the upstream answered its last tools/list.
-	ReasonToolsListed = "ToolsListed"
-	// ReasonUpstreamError: the last tools/list failed; the message says how.
-	ReasonUpstreamError = "UpstreamError"
-)
-
 // maxMessage bounds the condition message.
 const maxMessage = 1024
 
@@ -30,11 +22,11 @@ const maxMessage = 1024
 func reachable(generation int64, count int32, listErr error) metav1.Condition {
 	c := metav1.Condition{Type: mcpv1alpha1.ToolsetConditionReachable, ObservedGeneration: generation}
 	if listErr == nil {
-		c.Status, c.Reason = metav1.ConditionTrue, ReasonToolsListed
+		c.Status, c.Reason = metav1.ConditionTrue, mcpv1alpha1.ToolsetReasonToolsListed
 		c.Message = fmt.Sprintf("the upstream lists %d tools", count)
 		return c
 	}
-	c.Status, c.Reason = metav1.ConditionFalse, ReasonUpstreamError
+	c.Status, c.Reason = metav1.ConditionFalse, mcpv1alpha1.ToolsetReasonUpstreamError
 	c.Message = listErr.Error()
 	if len(c.Message) > maxMessage {
 		c.Message = c.Message[:maxMessage]

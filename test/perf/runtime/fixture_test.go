@@ -80,11 +80,15 @@ type staticKeys struct{ ks *tokens.KeySet }
 
 func (s staticKeys) Keys() *tokens.KeySet { return s.ks }
 
-// noRecorder stands in for the grant store's RecordDiscovery; the grant's
-// status says discovery was recorded just now, so the hook only reads it.
+// noRecorder stands in for the grant store's recorders; the grant's status
+// says discovery was recorded just now and the connection bootstrapped, so
+// the hook and the bootstrap check only read it.
 type noRecorder struct{}
 
 func (noRecorder) RecordDiscovery(context.Context, string, int, error) error { return nil }
+func (noRecorder) RecordStep(context.Context, string, mcpv1alpha1.ConnectionBootstrapStep) error {
+	return nil
+}
 
 // fixture is a runtime, an upstream, a plain reverse proxy to the same
 // upstream and a bare handler, each on its own loopback listener.

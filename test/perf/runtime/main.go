@@ -285,7 +285,8 @@ func grantOf(o options, i int, now time.Time) *mcpv1alpha1.Connection {
 }
 
 // benchGrant is a Connection as the runtime leaves it after the code
-// exchange, a few refreshes and the first tool discovery.
+// exchange, the bootstrap check, a few refreshes and the first tool
+// discovery.
 func benchGrant(name, handle string, i int, scopes []mcpv1alpha1.Scope, toolCount int32, now time.Time) *mcpv1alpha1.Connection {
 	t := metav1.NewTime(now.Truncate(time.Second))
 	hash := func(s string) string { return tokens.Hash(fmt.Sprintf("%s-%d", s, i)) }
@@ -296,7 +297,10 @@ func benchGrant(name, handle string, i int, scopes []mcpv1alpha1.Scope, toolCoun
 		Status: mcpv1alpha1.ConnectionStatus{
 			Conditions: []metav1.Condition{{Type: mcpv1alpha1.ConnectionConditionReady, Status: metav1.ConditionTrue, Reason: "ToolsDiscovered",
 				Message: fmt.Sprintf("the connector listed %d tools", toolCount), LastTransitionTime: t}},
-			Bootstrap: &mcpv1alpha1.ConnectionBootstrap{LastDiscoveryTime: &t, ToolCount: &toolCount},
+			Bootstrap: &mcpv1alpha1.ConnectionBootstrap{LastDiscoveryTime: &t, ToolCount: &toolCount, Steps: []mcpv1alpha1.ConnectionBootstrapStep{
+				{Name: mcpv1alpha1.BootstrapStepAuthorized, Result: mcpv1alpha1.BootstrapSucceeded, Time: &t},
+				{Name: mcpv1alpha1.BootstrapStepToolsChecked, Result: mcpv1alpha1.BootstrapSucceeded, Time: &t},
+				{Name: mcpv1alpha1.BootstrapStepToolsDiscovered, Result: mcpv1alpha1.BootstrapSucceeded, Time: &t}}},
 		},
 	}
 	_ = grants.SetTokenState(conn, grants.TokenState{RefreshTokenHash: hash("refresh"), RefreshCount: 3, LastRefreshTime: &t, ConsumedCodeHash: hash("code")})
