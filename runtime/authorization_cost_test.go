@@ -2,7 +2,6 @@ package runtime_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,7 +19,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -120,10 +117,8 @@ func newBenchRuntime(b *testing.B) *benchRuntime {
 		b.Fatal(err)
 	}
 	cfg.SignIn.StaticUsersSecret = "mcp-users"
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	c := newMemoryClient(
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{
-			web.StaticUsersKey: fmt.Appendf(nil, "- email: alice@example.com\n  passwordHash: %q\n", hash)}},
+		fixtures.UsersSecretIn(cfg.Namespace, "mcp-users", fixtures.User("alice@example.com", password)),
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
 			Members: []mcpv1alpha1.HandleMember{{User: "alice@example.com", Scopes: []mcpv1alpha1.Scope{"mcp.connect", "skills.read"}}}}},
 		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{
