@@ -40,7 +40,7 @@ func (a *applier) apply(ctx context.Context, c client.Client, desired ownedApply
 		return nil, false, fmt.Errorf("failed to encode %s %s: %w", *desired.GetKind(), *desired.GetName(), err)
 	}
 	request := sha256.Sum256(body)
-	key := *desired.GetAPIVersion() + "/" + *desired.GetKind() + "/" + *desired.GetNamespace() + "/" + *desired.GetName()
+	key := applyKey(desired)
 	a.mu.Lock()
 	last, seen := a.last[key]
 	a.mu.Unlock()
@@ -66,6 +66,20 @@ func (a *applier) apply(ctx context.Context, c client.Client, desired ownedApply
 		before = existing.GetResourceVersion()
 	}
 	return applied, after != before && (!seen || after != last.resourceVersion), nil
+}
+
+// forget drops what the applier remembers of the objects, once their owner
+// is gone: the memory holds the objects of existing handles only.
+func (a *applier) forget(objs []ownedApply) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, o := range objs {
+		delete(a.last, applyKey(o))
+	}
+}
+
+func applyKey(o ownedApply) string {
+	return *o.GetAPIVersion() + "/" + *o.GetKind() + "/" + *o.GetNamespace() + "/" + *o.GetName()
 }
 
 // deleteIfExists deletes obj, treating not-found as success.

@@ -88,6 +88,16 @@ func TestApplySkipsUnchangedAndRemovesWhatIsNoLongerSet(t *testing.T) {
 	if !apply(route("a.example.com"), get()) || c.applies != 3 || get().Labels["keep"] != "yes" {
 		t.Fatalf("a hand edit was not reverted: labels %v (%d applies)", get().Labels, c.applies)
 	}
+
+	// What is forgotten (its handle is gone) is applied again, not skipped.
+	r = get()
+	if apply(route("a.example.com"), r) || c.applies != 3 {
+		t.Fatalf("the same request on the version it left was sent (%d applies)", c.applies)
+	}
+	controllers.Forget(a, route("a.example.com"))
+	if apply(route("a.example.com"), r); c.applies != 4 {
+		t.Fatalf("a forgotten object was skipped (%d applies)", c.applies)
+	}
 }
 
 // TestFieldAnOlderOperatorSetIsRemoved: what an older operator wrote under

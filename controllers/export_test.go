@@ -5,3 +5,6 @@ package controllers
 type Applier = applier
 
 var ApplyOwned = (*applier).apply
+
+// Forget drops what the applier remembers of one object.
+func Forget(a *applier, obj ownedApply) { a.forget([]ownedApply{obj}) }

@@ -48,10 +48,14 @@ type HandleReconciler struct {
 func (r *HandleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	h := &mcpv1alpha1.Handle{}
 	if err := r.Get(ctx, req.NamespacedName, h); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.owned.forget(handleApplies(r.Config, &mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: req.Name}}))
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !h.DeletionTimestamp.IsZero() {
 		// Owner references let the garbage collector delete the children.
+		r.owned.forget(handleApplies(r.Config, h))
 		return ctrl.Result{}, nil
 	}
 	obs, err := r.observe(ctx, h)
