@@ -303,6 +303,7 @@ func serveMetrics(ctx context.Context, informers cache.Cache, namespace, keysSec
 	if err != nil {
 		return nil, err
 	}
+	log.Info("serving metrics", "address", ln.Addr().String())
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}

@@ -127,7 +127,7 @@ func TestEdge(t *testing.T) {
 	var runtime *proc.Process
 	timed(t, "start the runtime on "+runtimeAddr, func() (err error) {
 		runtime, err = proc.Start(filepath.Join(logs, "runtime.log"), []string{"KUBECONFIG=" + kubeconfig},
-			filepath.Join(dir, "runtime"), "--platform-config="+cfgPath, "--listen="+runtimeAddr)
+			filepath.Join(dir, "runtime"), "--platform-config="+cfgPath, "--listen="+runtimeAddr, "--metrics-listen=127.0.0.1:0")
 		if err != nil {
 			return err
 		}

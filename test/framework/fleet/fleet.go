@@ -294,7 +294,9 @@ func (f *Fleet) createObjects(ctx context.Context) error {
 func (f *Fleet) Restart(ctx context.Context, i int) error {
 	r := f.Replicas[i]
 	p, err := proc.Start(filepath.Join(f.opts.Dir, fmt.Sprintf("runtime-%d.log", i+1)), []string{"KUBECONFIG=" + f.Kubeconfig},
-		filepath.Join(f.opts.BinDir, "runtime"), append([]string{"--platform-config=" + f.ConfigPath, "--listen=" + r.Addr}, f.opts.RuntimeArgs...)...)
+		filepath.Join(f.opts.BinDir, "runtime"), append([]string{"--platform-config=" + f.ConfigPath, "--listen=" + r.Addr,
+			// Replicas share the host: each its own metrics port.
+			"--metrics-listen=127.0.0.1:0"}, f.opts.RuntimeArgs...)...)
 	if err != nil {
 		return err
 	}

@@ -297,7 +297,9 @@ func (s *Stack) start(ctx context.Context) error {
 		logName := fmt.Sprintf("runtime-%d.log", i+1)
 		s.step(fmt.Sprintf("starting runtime replica %d on %s (log: %s)", i+1, addr, s.logName(logName)))
 		replica, err := proc.Start(filepath.Join(o.LogDir, logName), []string{"KUBECONFIG=" + s.Kubeconfig},
-			filepath.Join(o.BinDir, "runtime"), "--platform-config="+s.ConfigPath, "--listen="+addr)
+			filepath.Join(o.BinDir, "runtime"), "--platform-config="+s.ConfigPath, "--listen="+addr,
+			// Replicas share the host: each its own metrics port (in its log).
+			"--metrics-listen=127.0.0.1:0")
 		if err != nil {
 			return err
 		}

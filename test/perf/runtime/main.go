@@ -353,7 +353,7 @@ type runtimeProc struct {
 
 func startRuntime(o options, configPath, kubeconfig, addr string) (*runtimeProc, error) {
 	p, err := proc.Start(o.runtimeLog, []string{"KUBECONFIG=" + kubeconfig, "GODEBUG=gctrace=1"}, o.runtimeBin,
-		"--platform-config="+configPath, "--listen="+addr)
+		"--platform-config="+configPath, "--listen="+addr, "--metrics-listen=127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
