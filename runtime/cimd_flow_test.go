@@ -24,6 +24,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // TestMetadataDocumentClientFlow runs client ID metadata document clients
@@ -211,18 +212,13 @@ func TestClusterFindsDeclaredMetadataDocumentClients(t *testing.T) {
 		"direct":                        {Reader: env.Client},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var got *mcpv1alpha1.OAuthClient
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				got, err = cluster.Client(ctx, docURL)
-				if err == nil && got != nil && got.Name == "cimd-index-older" || time.Now().After(deadline) {
-					break
+			waitfor.Eventually(t, 10*time.Second, "the oldest declaration, cimd-index-older", func() error {
+				got, err := cluster.Client(ctx, docURL)
+				if err != nil || got == nil || got.Name != "cimd-index-older" {
+					return fmt.Errorf("client %v, error %v", got, err)
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			if err != nil || got == nil || got.Name != "cimd-index-older" {
-				t.Fatalf("client %v, error %v; want the oldest declaration, cimd-index-older", got, err)
-			}
+				return nil
+			})
 			if c, err := cluster.Client(ctx, "https://clients.example.com/unknown.json"); err != nil || c != nil {
 				t.Errorf("an undeclared URL: %v %v", c, err)
 			}

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // withMCP gives every replica the MCP endpoint the way cmd/runtime wires
@@ -78,7 +80,6 @@ func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 	}
 
 	// The toolset's tools appear once the manager has listed the upstream.
-	deadline := time.Now().Add(15 * time.Second)
 	for _, mcpURL := range []string{"https://acme.mcp.10x.in/mcp", "https://ai.10x.in/mcp", "https://ai.10x.in/mcp/acme/mcp"} {
 		t.Run(mcpURL, func(t *testing.T) {
 			status, session, out, _ := s.rpc(t, mcpURL, access, "", "initialize",
@@ -87,7 +88,8 @@ func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 				t.Fatalf("initialize: %d %v", status, out)
 			}
 			var names []string
-			for {
+			// The assertion below says what was listed last.
+			_ = waitfor.Poll(ctx, 15*time.Second, "tools/list", func() error {
 				status, _, out, _ = s.rpc(t, mcpURL, access, session, "tools/list", map[string]any{})
 				names = names[:0]
 				result, _ := out["result"].(map[string]any)
@@ -95,11 +97,11 @@ func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 				for _, tool := range tools {
 					names = append(names, tool.(map[string]any)["name"].(string))
 				}
-				if len(names) == 3 || time.Now().After(deadline) {
-					break
+				if len(names) != 3 {
+					return fmt.Errorf("%d tools", len(names))
 				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return nil
+			})
 			if status != 200 || strings.Join(names, ",") != "mcpflow-links_create_link,mcpflow-links_delete_link,mcpflow-links_list_links" {
 				t.Fatalf("tools/list: %d %v", status, names)
 			}
@@ -136,20 +138,17 @@ func TestMCPThroughOAuthOnEveryURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
+	waitfor.Eventually(t, 15*time.Second, "the grant records the discovery", func() error {
 		conn := &mcpv1alpha1.Connection{}
 		if err := env.Client.Get(ctx, types.NamespacedName{Name: a.Grant}, conn); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		ready := meta.FindStatusCondition(conn.Status.Conditions, mcpv1alpha1.ConnectionConditionReady)
-		if ready != nil && ready.Status == metav1.ConditionTrue && conn.Status.Bootstrap != nil && *conn.Status.Bootstrap.ToolCount == 3 {
-			break
+		if ready == nil || ready.Status != metav1.ConditionTrue || conn.Status.Bootstrap == nil || conn.Status.Bootstrap.ToolCount == nil || *conn.Status.Bootstrap.ToolCount != 3 {
+			return fmt.Errorf("Ready %+v, bootstrap %+v", ready, conn.Status.Bootstrap)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the grant records no discovery: %+v %+v", ready, conn.Status.Bootstrap)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// Deleting the grant revokes the token on every replica within a second.
 	if err := (&grants.Store{Client: env.Client, Reader: env.Client}).Revoke(ctx, a.Grant); err != nil {

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime"
 	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // TestMetrics drives the flow, the MCP endpoint and two toolsets (one
@@ -84,18 +86,13 @@ func TestMetrics(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("initialize: %d %v", status, out)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	waitfor.Eventually(t, 15*time.Second, "list_links", func() error {
 		status, _, out, _ = s.rpc(t, hosted, access, session, "tools/call", map[string]any{"name": "metrics-links_list_links", "arguments": map[string]any{}})
-		result, _ := out["result"].(map[string]any)
-		if status == 200 && result != nil && result["isError"] != true {
-			break
+		if result, _ := out["result"].(map[string]any); status != 200 || result == nil || result["isError"] == true {
+			return fmt.Errorf("%d %v", status, out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("list_links: %d %v", status, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	s.rpc(t, hosted, "", "", "ping", map[string]any{})
 	s.rpc(t, hosted, "mcpv1_forged", "", "ping", map[string]any{})
 	s.rpc(t, hosted, "ghp_notours", "", "ping", map[string]any{})

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
@@ -59,21 +61,16 @@ func TestServingFollowsToolsetsAndSuspension(t *testing.T) {
 
 	waitFor := func(status metav1.ConditionStatus, reason string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		waitfor.Eventually(t, 10*time.Second, fmt.Sprintf("Serving %s %s", status, reason), func() error {
 			got := &mcpv1alpha1.Handle{}
 			if err := c.Get(ctx, types.NamespacedName{Name: "serving"}, got); err != nil {
-				t.Fatal(err)
+				return err
 			}
-			cond := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.HandleConditionServing)
-			if cond != nil && cond.Status == status && cond.Reason == reason {
-				return
+			if cond := meta.FindStatusCondition(got.Status.Conditions, mcpv1alpha1.HandleConditionServing); cond == nil || cond.Status != status || cond.Reason != reason {
+				return fmt.Errorf("Serving %+v", cond)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Serving %+v; want %s %s", cond, status, reason)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitFor(metav1.ConditionFalse, mcpv1alpha1.HandleReasonToolsetPending)
 	setReachable("serving-b", metav1.ConditionFalse, "connection refused")

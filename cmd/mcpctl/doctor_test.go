@@ -30,6 +30,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // Doctor's tests run on setup's runtime (stack) with a user who signs in,
@@ -321,12 +322,15 @@ func TestDoctorPassesAWorkingConnector(t *testing.T) {
 	var code int
 	var rep doctorReport
 	var text string
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	// The toolset's tools appear once the runtime has listed it; the
+	// checks below say what the last run found.
+	_ = waitfor.Poll(context.Background(), 15*time.Second, "doctor's tools-list", func() error {
 		code, rep, text = s.doctorUntranscribed(t, args...)
-		if c := stepOf(t, rep, "tools-list"); slices.Contains(c.Detail, "3 tools") || time.Now().After(deadline) {
-			break
+		if c := stepOf(t, rep, "tools-list"); !slices.Contains(c.Detail, "3 tools") {
+			return fmt.Errorf("%+v", c)
 		}
-	}
+		return nil
+	})
 	transcript(t, append([]string{doctorName, "--ca-file", s.caFile}, args...), code, text)
 	if code != exitOK || rep.Failed != 0 || len(rep.Rows) != 0 {
 		t.Fatalf("exit %d, %d failed, rows %v:\n%s", code, rep.Failed, rowIDs(rep), text)

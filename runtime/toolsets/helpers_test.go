@@ -293,20 +293,4 @@ func resultText(res *mcp.CallToolResult) string {
 	return b.String()
 }
 
-// eventually retries f until it returns nil or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -21,6 +21,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // The Manager is the endpoint's tools as it is.
@@ -303,7 +304,7 @@ func TestCallsInFlightAreBounded(t *testing.T) {
 			results[i] = text
 		})
 	}
-	eventually(t, 5*time.Second, "three calls in flight upstream", func() error {
+	waitfor.Eventually(t, 5*time.Second, "three calls in flight upstream", func() error {
 		if n := inFlight.Load(); n != 3 {
 			return errorf("%d in flight", n)
 		}
@@ -414,13 +415,13 @@ func TestToolsetChangesFollowTheInformer(t *testing.T) {
 	}
 
 	ts := createToolset(t, "live", mcpv1alpha1.ToolsetSpec{URL: first.URL, Scopes: linksScopes})
-	eventually(t, 10*time.Second, "tools of a new Toolset", hasTools("live_create_link", "live_list_links"))
+	waitfor.Eventually(t, 10*time.Second, "tools of a new Toolset", hasTools("live_create_link", "live_list_links"))
 
 	// A spec change (an override) is applied.
 	updateToolset(t, "live", func(ts *mcpv1alpha1.Toolset) {
 		ts.Spec.Tools = []mcpv1alpha1.ToolOverride{{Name: "list_links", Scopes: []mcpv1alpha1.Scope{"analytics.read"}}}
 	})
-	eventually(t, 10*time.Second, "the override", func() error {
+	waitfor.Eventually(t, 10*time.Second, "the override", func() error {
 		if tool, _ := m.Lookup(acme, "live_list_links"); !slices.Equal(tool.Scopes, []mcpv1alpha1.Scope{"analytics.read"}) {
 			return errorf("scopes %v", tool.Scopes)
 		}
@@ -429,7 +430,7 @@ func TestToolsetChangesFollowTheInformer(t *testing.T) {
 
 	// The upstream adds a tool and says so (tools/list_changed), on the
 	// stream the runtime opened with its own token.
-	eventually(t, 10*time.Second, "the tools/list_changed stream", func() error {
+	waitfor.Eventually(t, 10*time.Second, "the tools/list_changed stream", func() error {
 		for _, r := range first.requests() {
 			if r.method == "POST subscriptions/listen" {
 				if claims := verify(t, minter, r.auth); claims.Subject != toolsets.SystemSubject {
@@ -441,12 +442,12 @@ func TestToolsetChangesFollowTheInformer(t *testing.T) {
 		return errorf("no subscriptions/listen request")
 	})
 	first.mcp.AddTool(mcp.NewTool("archive_link"), echoTool("archive_link", nil).Handler)
-	eventually(t, 10*time.Second, "a tool the upstream added", hasTools("live_archive_link", "live_create_link", "live_list_links"))
+	waitfor.Eventually(t, 10*time.Second, "a tool the upstream added", hasTools("live_archive_link", "live_create_link", "live_list_links"))
 
 	// A new URL: another server's tools replace the old ones.
 	updateToolset(t, "live", func(ts *mcpv1alpha1.Toolset) { ts.Spec.URL = second.URL })
-	eventually(t, 10*time.Second, "the tools of the new URL", hasTools("live_search"))
-	eventually(t, 10*time.Second, "the status of the new URL", func() error {
+	waitfor.Eventually(t, 10*time.Second, "the tools of the new URL", hasTools("live_search"))
+	waitfor.Eventually(t, 10*time.Second, "the status of the new URL", func() error {
 		ts := getToolset(t, "live")
 		if ts.Status.ObservedGeneration != ts.Generation || ts.Status.ToolCount != 1 {
 			return errorf("status %+v at generation %d", ts.Status, ts.Generation)
@@ -457,8 +458,8 @@ func TestToolsetChangesFollowTheInformer(t *testing.T) {
 	if err := env.Client.Delete(ctx, ts); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "tools of a deleted Toolset", hasTools())
-	eventually(t, 10*time.Second, "tools deleted from the server", func() error {
+	waitfor.Eventually(t, 10*time.Second, "tools of a deleted Toolset", hasTools())
+	waitfor.Eventually(t, 10*time.Second, "tools deleted from the server", func() error {
 		if tool := m.Server.GetTool("live_search"); tool != nil {
 			return errorf("live_search is still registered")
 		}

@@ -13,6 +13,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // startOnInformers starts m as the runtime does, on an informer cache.
@@ -112,8 +113,8 @@ func TestWarmUpIsBoundedByTheToolsetTimeout(t *testing.T) {
 	if waited > 5*time.Second {
 		t.Errorf("a call waited %s for an upstream with a 1 s timeout", waited)
 	}
-	eventually(t, 5*time.Second, "ready despite the silent upstream", func() error { return m.Ready(ctx) })
-	eventually(t, 5*time.Second, "the silent toolset's status", func() error {
+	waitfor.Eventually(t, 5*time.Second, "ready despite the silent upstream", func() error { return m.Ready(ctx) })
+	waitfor.Eventually(t, 5*time.Second, "the silent toolset's status", func() error {
 		c := meta.FindStatusCondition(getToolset(t, "silent").Status.Conditions, mcpv1alpha1.ToolsetConditionReachable)
 		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "did not answer in time") {
 			return errorf("Reachable = %+v", c)

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // TestReplicasCreateOneSecret starts a real apiserver: replicas that find no
@@ -129,13 +131,12 @@ func TestReplicasCreateOneSecret(t *testing.T) {
 	if err := c.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for minters[0].CurrentKeyID() != newKID {
-		if time.Now().After(deadline) {
-			t.Fatal("the rotation did not reach the replica")
+	waitfor.Eventually(t, 10*time.Second, "the rotation reaches the replica", func() error {
+		if id := minters[0].CurrentKeyID(); id != newKID {
+			return fmt.Errorf("current key %s", id)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if _, err := verify(token, minters[0].JWKS(), audience, time.Now()); err != nil {
 		t.Errorf("a token of the old key fails after the rotation: %v", err)
 	}

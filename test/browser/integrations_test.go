@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -38,6 +39,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 var env *controlplane.Env
@@ -248,13 +250,12 @@ func TestPrivateUseRedirectInChromium(t *testing.T) {
 		setTimeout(() => document.querySelector('button[value="approve"]').click(), 0); 0`)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !approved(t, "acme-cursor") {
-		if time.Now().After(deadline) {
-			t.Fatal("no grant was recorded for acme-cursor after the approval")
+	waitfor.Eventually(t, 10*time.Second, "a grant for acme-cursor after the approval", func() error {
+		if !approved(t, "acme-cursor") {
+			return errors.New("none yet")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	time.Sleep(time.Second)
 	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.violations`))
 	if err != nil || len(violations) != 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // httpClient reaches the stack's listener whatever host a URL names (the
@@ -65,19 +67,16 @@ func (s *stack) mintAccess(t *testing.T, clientID string, scopes ...mcpv1alpha1.
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each replica's informer cache must have seen the grant.
-	deadline := time.Now().Add(10 * time.Second)
-	for ok := 0; ok < 4; {
-		if status, _, _ := s.rpc(t, s.cfg.HostedURL(handle), tok, "", "ping", nil); status == http.StatusOK {
-			ok++
-			continue
+	// Each replica's informer cache must have seen the grant: four pings
+	// in a row are answered.
+	waitfor.Eventually(t, 10*time.Second, "the replicas accept a token for a new grant", func() error {
+		for range 4 {
+			if status, _, _ := s.rpc(t, s.cfg.HostedURL(handle), tok, "", "ping", nil); status != http.StatusOK {
+				return fmt.Errorf("ping: HTTP %d", status)
+			}
 		}
-		ok = 0
-		if time.Now().After(deadline) {
-			t.Fatal("the replicas do not accept a token for a new grant within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	return tok
 }
 
@@ -122,33 +121,29 @@ func (s *stack) rpc(t *testing.T, mcpURL, bearer, session, method string, params
 // in the background).
 func (s *stack) waitForTools(t *testing.T, mcpURL, bearer string, want []string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var names []string
-	for ok := 0; ok < 4; {
-		status, out, hdr := s.rpc(t, mcpURL, bearer, "", "initialize", map[string]any{"protocolVersion": "2025-11-25",
-			"capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "clients_test", "version": "1"}})
-		session := hdr.Get("Mcp-Session-Id")
-		if status == http.StatusOK {
-			status, out, _ = s.rpc(t, mcpURL, bearer, session, "tools/list", map[string]any{})
+	// Four sessions in a row (the replicas alternate) list them.
+	waitfor.Eventually(t, 30*time.Second, "tools/list on "+mcpURL, func() error {
+		for range 4 {
+			status, out, hdr := s.rpc(t, mcpURL, bearer, "", "initialize", map[string]any{"protocolVersion": "2025-11-25",
+				"capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "clients_test", "version": "1"}})
+			session := hdr.Get("Mcp-Session-Id")
+			if status == http.StatusOK {
+				status, out, _ = s.rpc(t, mcpURL, bearer, session, "tools/list", map[string]any{})
+			}
+			var names []string
+			result, _ := out["result"].(map[string]any)
+			list, _ := result["tools"].([]any)
+			for _, tool := range list {
+				name, _ := tool.(map[string]any)["name"].(string)
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			if status != http.StatusOK || !slices.Equal(names, want) {
+				return fmt.Errorf("HTTP %d, tools %v, want %v (%v)", status, names, want, out)
+			}
 		}
-		names = names[:0]
-		result, _ := out["result"].(map[string]any)
-		list, _ := result["tools"].([]any)
-		for _, tool := range list {
-			name, _ := tool.(map[string]any)["name"].(string)
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		if status == http.StatusOK && slices.Equal(names, want) {
-			ok++
-			continue
-		}
-		ok = 0
-		if time.Now().After(deadline) {
-			t.Fatalf("tools/list on %s: HTTP %d, tools %v, want %v (%v)", mcpURL, status, names, want, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // tokenProxy is a reverse proxy on http://127.0.0.1:PORT/mcp for clients

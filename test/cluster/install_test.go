@@ -33,7 +33,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -46,6 +45,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/loadgen"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 const (
@@ -185,7 +185,7 @@ patches:
 	hc := in.httpClient(t)
 	resource := in.platform.HostedURL(handle)
 	metadata := strings.Replace(resource, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
-	waitFor(t, time.Minute, "acme's metadata through the Gateway to the kustomize install", func() error {
+	waitfor.Eventually(t, time.Minute, "acme's metadata through the Gateway to the kustomize install", func() error {
 		resp, err := hc.Get(metadata) //nolint:noctx
 		if err != nil {
 			return err
@@ -266,7 +266,7 @@ func (in *install) podDeleted(t *testing.T) {
 		stop()
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Minute, "the deleted pod gone", func() error {
+	waitfor.Eventually(t, 2*time.Minute, "the deleted pod gone", func() error {
 		err := in.c.Client.Get(ctx, client.ObjectKeyFromObject(&victim), &corev1.Pod{})
 		if err == nil {
 			return fmt.Errorf("pod %s still exists", victim.Name)
@@ -310,7 +310,7 @@ func (in *install) rollingUpgrade(t *testing.T) {
 	upgradeAt := time.Now()
 	in.helm(t, "upgrade", release, filepath.Join(in.root, "charts", "mcp-handle-operator"), "-n", namespace, "--values", in.valuesFile,
 		"--set", "runtime.accessTokenTTL=30m")
-	waitFor(t, 3*time.Minute, "the runtime rolled", func() error {
+	waitfor.Eventually(t, 3*time.Minute, "the runtime rolled", func() error {
 		d := &appsv1.Deployment{}
 		if err := in.c.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: release + "-runtime"}, d); err != nil {
 			return err
@@ -322,7 +322,7 @@ func (in *install) rollingUpgrade(t *testing.T) {
 	})
 	in.waitDeploymentReady(t, release+"-runtime", 3*time.Minute)
 	// Until the old pods are gone.
-	waitFor(t, 2*time.Minute, "the old runtime pods gone", func() error {
+	waitfor.Eventually(t, 2*time.Minute, "the old runtime pods gone", func() error {
 		pods := &corev1.PodList{}
 		if err := in.c.Client.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/component": "runtime"}); err != nil {
 			return err
@@ -512,7 +512,7 @@ runtime:
 	}
 	// The leader holds the Lease, from inside its pod.
 	lease := &coordinationv1.Lease{}
-	waitFor(t, time.Minute, "the operator's Lease", func() error {
+	waitfor.Eventually(t, time.Minute, "the operator's Lease", func() error {
 		if err := in.c.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "mcp-handle-operator.mcp.10x.in"}, lease); err != nil {
 			return err
 		}
@@ -561,7 +561,7 @@ func (in *install) gateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc := in.httpClient(t)
-	waitFor(t, time.Minute, "the issuer through the Gateway", func() error {
+	waitfor.Eventually(t, time.Minute, "the issuer through the Gateway", func() error {
 		resp, err := hc.Get(in.platform.Issuer + "/.well-known/oauth-authorization-server") //nolint:noctx
 		if err != nil {
 			return err
@@ -587,7 +587,7 @@ func (in *install) sdkClient(t *testing.T) {
 		client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "the Links toolset Reachable", func() error {
+	waitfor.Eventually(t, time.Minute, "the Links toolset Reachable", func() error {
 		ts := &mcpv1alpha1.Toolset{}
 		if err := in.c.Client.Get(ctx, types.NamespacedName{Name: "links"}, ts); err != nil {
 			return err
@@ -700,7 +700,7 @@ func (in *install) helm(t *testing.T, args ...string) {
 // template is updated and Ready (the pods' readiness probes pass).
 func (in *install) waitDeploymentReady(t *testing.T, name string, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, timeout, "Deployment "+name+" Ready", func() error {
+	waitfor.Eventually(t, timeout, "Deployment "+name+" Ready", func() error {
 		d := &appsv1.Deployment{}
 		if err := in.c.Client.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: name}, d); err != nil {
 			return err
@@ -726,19 +726,6 @@ func (in *install) httpClient(t *testing.T) *http.Client {
 		t.Fatal("the CA does not parse")
 	}
 	return edge.Dialer(in.traefik.Addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
-}
-
-// waitFor polls f (k8s.io/apimachinery's wait) until it returns nil or
-// timeout passes, and fails with f's last error.
-func waitFor(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	var last error
-	if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		last = f()
-		return last == nil, nil
-	}); err != nil {
-		t.Fatalf("%s: %v", what, last)
-	}
 }
 
 func freePort() (int, error) {

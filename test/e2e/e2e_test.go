@@ -47,6 +47,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/test/framework/edge"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/stack"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 const (
@@ -753,23 +754,20 @@ func timed(t *testing.T, what string, f func() error) {
 	}
 }
 
-// poll calls check every interval until it is done or the timeout passes.
+// poll is waitfor.PollEvery for a check that says whether it is done (and
+// why not): the e2e timings are its figures, so the interval is the
+// caller's.
 func poll(ctx context.Context, timeout, interval time.Duration, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return waitfor.PollEvery(ctx, interval, timeout, "the check", func() error {
 		done, err := check()
-		if done {
+		switch {
+		case done:
 			return nil
+		case err == nil:
+			return errors.New("not done")
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %s (last: %w)", timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(interval):
-		}
-	}
+		return err
+	})
 }
 
 // spki is the base64 SHA-256 of a certificate's public key, for Chromium's

@@ -20,6 +20,7 @@ import (
 
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // TestInstall installs, upgrades, uninstalls and reinstalls the chart with
@@ -100,7 +101,7 @@ func TestInstall(t *testing.T) {
 		}
 	}
 	// The CRDs serve: a Handle is accepted once they are established.
-	waitFor(t, func() error {
+	waitfor.Eventually(t, 30*time.Second, "the Handle CRD serves", func() error {
 		l := &unstructured.UnstructuredList{}
 		l.SetAPIVersion("mcp.10x.in/v1alpha1")
 		l.SetKind("HandleList")
@@ -147,20 +148,5 @@ func TestInstall(t *testing.T) {
 	list := run("list", "-A", "-q")
 	if !strings.Contains(list, release) || !strings.Contains(list, "second") {
 		t.Errorf("helm list: %q", list)
-	}
-}
-
-func waitFor(t *testing.T, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/10xdotin/mcp-handle-operator/test/framework/cluster"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 const (
@@ -234,14 +235,13 @@ func deployment(name, image string, args []string) (*appsv1.Deployment, *corev1.
 // one with UID not, and returns it.
 func waitReadyPod(ctx context.Context, t *testing.T, c *cluster.Cluster, app string, not types.UID) *corev1.Pod {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	var last string
-	for time.Now().Before(deadline) {
+	var ready *corev1.Pod
+	err := waitfor.Poll(ctx, 2*time.Minute, "a Ready pod of "+app, func() error {
 		pods := &corev1.PodList{}
 		if err := c.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": app}); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		last = ""
+		last := ""
 		for i := range pods.Items {
 			p := &pods.Items[i]
 			if p.UID == not || p.DeletionTimestamp != nil {
@@ -249,7 +249,8 @@ func waitReadyPod(ctx context.Context, t *testing.T, c *cluster.Cluster, app str
 			}
 			for _, cond := range p.Status.Conditions {
 				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-					return p
+					ready = p
+					return nil
 				}
 			}
 			last += fmt.Sprintf(" %s %s %v", p.Name, p.Status.Phase, p.Status.ContainerStatuses)
@@ -261,15 +262,17 @@ func waitReadyPod(ctx context.Context, t *testing.T, c *cluster.Cluster, app str
 				}
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("pods:%s", last)
+	})
+	if err != nil {
+		events := &corev1.EventList{}
+		_ = c.Client.List(ctx, events, client.InNamespace(ns))
+		for _, e := range events.Items {
+			t.Logf("event: %s %s %s: %s", e.InvolvedObject.Name, e.Type, e.Reason, e.Message)
+		}
+		t.Fatal(err)
 	}
-	events := &corev1.EventList{}
-	_ = c.Client.List(ctx, events, client.InNamespace(ns))
-	for _, e := range events.Items {
-		t.Logf("event: %s %s %s: %s", e.InvolvedObject.Name, e.Type, e.Reason, e.Message)
-	}
-	t.Fatalf("no Ready pod after 2m:%s", last)
-	return nil
+	return ready
 }
 
 // waitGet waits until url answers 200 and returns the body.
@@ -278,24 +281,24 @@ func waitGet(ctx context.Context, t *testing.T, url string) string {
 	// A new connection each time: a ClusterIP answers once kube-proxy has
 	// programmed it, not on a connection made before.
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(time.Minute)
-	var last error
-	for time.Now().Before(deadline) {
+	var body string
+	if err := waitfor.Poll(ctx, time.Minute, url+" answers 200", func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := hc.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return string(body)
-			}
-			err = fmt.Errorf("%s: %s", resp.Status, body)
+		if err != nil {
+			return err
 		}
-		last = err
-		time.Sleep(200 * time.Millisecond)
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, b)
+		}
+		body = string(b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s did not answer 200 within 1m: %v", url, last)
-	return ""
+	return body
 }
 
 type testWriter struct{ t *testing.T }

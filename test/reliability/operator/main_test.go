@@ -28,6 +28,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/proc"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testoperator"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
 // manager is the operator binary TestMain builds.
@@ -146,37 +147,34 @@ func tail(path string, n int) string {
 }
 
 // waitFor polls check every second (a List of a thousand handles is work
-// for the apiserver the operator competes for) until it returns nil and returns how long that took.
-// It fails the test with check's last error when timeout passes, or when one
-// of the processes that should run exits.
+// for the apiserver the operator competes for) until it returns nil and
+// returns how long that took. It fails the test with check's last error
+// when timeout passes, or at once when one of the processes that should run
+// exits.
 func waitFor(ctx context.Context, t *testing.T, timeout time.Duration, running []*proc.Process, check func(context.Context) error) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	var last error
-	for {
-		err := check(ctx)
-		if err == nil {
-			return time.Since(start)
-		}
-		// A check cut short by the deadline says less than the one before.
-		if last == nil || ctx.Err() == nil {
-			last = err
-		}
+	var exited *proc.Process
+	err := waitfor.PollEvery(ctx, time.Second, timeout, "the operator's convergence", func() error {
 		for _, p := range running {
 			select {
 			case <-p.Exited():
-				t.Fatal(p.ExitErr("operator"))
+				exited = p
+				cancel()
 			default:
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("not within %s: %v", timeout, last)
-		case <-time.After(time.Second):
-		}
+		return check(ctx)
+	})
+	if exited != nil {
+		t.Fatal(exited.ExitErr("operator"))
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
 }
 
 // converged is a waitFor check: at least want of the n handles expected
