@@ -1,7 +1,6 @@
 package controllers
 
 import (
-
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
