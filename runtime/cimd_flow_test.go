@@ -215,7 +215,7 @@ func TestClusterFindsDeclaredMetadataDocumentClients(t *testing.T) {
 			waitfor.Eventually(t, 10*time.Second, "the oldest declaration, cimd-index-older", func() error {
 				got, err := cluster.Client(ctx, docURL)
 				if err != nil || got == nil || got.Name != "cimd-index-older" {
-					return fmt.Errorf("client %v, error %v", got, err)
+					return fmt.Errorf("client %v, error %w", got, err)
 				}
 				return nil
 			})

@@ -73,7 +73,8 @@ type ConnectionStatus struct {
 	// refreshTokenHash is the SHA-256 (base64url) of the one refresh token that
 	// is currently valid. Presenting any other refresh token of this grant
 	// revokes it.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	RefreshTokenHash string `json:"refreshTokenHash,omitempty"`
@@ -83,37 +84,43 @@ type ConnectionStatus struct {
 	// previousRefreshTokenExpiresAt (a client retrying a refresh whose answer
 	// it never received) it rotates again; later, or once the newer token
 	// has been used, it revokes the grant like any other old token.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	PreviousRefreshTokenHash string `json:"previousRefreshTokenHash,omitempty"`
 
 	// previousRefreshTokenExpiresAt ends the retry window of
 	// previousRefreshTokenHash.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	PreviousRefreshTokenExpiresAt *metav1.Time `json:"previousRefreshTokenExpiresAt,omitempty"`
 
 	// refreshCount is how many times the refresh token has rotated.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	RefreshCount int64 `json:"refreshCount,omitempty"`
 
 	// lastRefreshTime is when the refresh token last rotated.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
 
 	// authorizationCode is the grant's pending authorization code until it
 	// is exchanged or expires.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	AuthorizationCode *AuthorizationCodeState `json:"authorizationCode,omitempty"`
 
 	// consumedCodeHash is the hash of the code already exchanged: presenting
 	// it again revokes the grant and everything issued from it.
-	// Deprecated: the annotation mcp.10x.in/token-state holds it now.
+	// Legacy: the annotation mcp.10x.in/token-state holds it now; the runtime
+	// reads this field only to migrate a grant written before.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	ConsumedCodeHash string `json:"consumedCodeHash,omitempty"`

@@ -128,9 +128,7 @@ func (f *fixture) post(rawURL, bearer, msg string, headers ...string) *http.Resp
 
 const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
 
-func toolsCall(name string) string {
-	return `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + name + `","arguments":{}}}`
-}
+const createLink = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"links_create_link","arguments":{}}}`
 
 func readBody(t *testing.T, resp *http.Response) string {
 	t.Helper()
@@ -190,7 +188,7 @@ func TestGuideErrors(t *testing.T) {
 		{"foreign Origin", hosted, f.fullToken("acme", "conn-a"), initialize, []string{"Origin", "https://evil.example"}, 403, oautherr.ForbiddenOrigin, nil},
 		{"no skills.read for tools/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, nil, 403, oautherr.InsufficientScope,
 			[]string{`error="insufficient_scope"`, `scope="mcp.connect skills.read"`, hostedMetadata}},
-		{"no links.write for a tool", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read", "links.read"), toolsCall("links_create_link"), nil, 403, oautherr.InsufficientScope,
+		{"no links.write for a tool", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read", "links.read"), createLink, nil, 403, oautherr.InsufficientScope,
 			[]string{`scope="mcp.connect skills.read links.read links.write"`, "re-authorize with links.write"}},
 	}
 	for _, tc := range cases {
@@ -219,14 +217,14 @@ func TestGuideErrors(t *testing.T) {
 func TestServesTheTokensHandle(t *testing.T) {
 	f := newFixture(t)
 	for _, url := range []string{"https://acme.mcp.10x.in/mcp", "https://ai.10x.in/mcp", "https://ai.10x.in/mcp/acme/mcp"} {
-		resp := f.post(url, f.fullToken("acme", "conn-a"), toolsCall("links_create_link"), "Mcp-Protocol-Version", "2025-11-25")
+		resp := f.post(url, f.fullToken("acme", "conn-a"), createLink, "Mcp-Protocol-Version", "2025-11-25")
 		body := readBody(t, resp)
 		if resp.StatusCode != 200 || !strings.Contains(body, "created on acme") {
 			t.Errorf("%s: %d %s", url, resp.StatusCode, body)
 		}
 	}
 	// On the shared gateway the token's handle decides.
-	resp := f.post("https://ai.10x.in/mcp", f.fullToken("beta", "conn-b"), toolsCall("links_create_link"), "Mcp-Protocol-Version", "2025-11-25")
+	resp := f.post("https://ai.10x.in/mcp", f.fullToken("beta", "conn-b"), createLink, "Mcp-Protocol-Version", "2025-11-25")
 	if body := readBody(t, resp); !strings.Contains(body, "created on beta") {
 		t.Errorf("gateway with a beta token: %d %s", resp.StatusCode, body)
 	}

@@ -24,14 +24,15 @@ func tinyLimits(cfg *platform.Config, handles handleMap) {
 	}
 }
 
-// expect429 checks a refusal: status, Retry-After and the code, in the
-// endpoint's JSON error or, for a tools/call, its tool-result form.
-func (f *fixture) expect429(url, bearer, msg, retryAfter, about string) {
+// expect429 checks a refusal: status, Retry-After (a second: the tiny
+// limits refill a token each second) and the code, in the endpoint's JSON
+// error or, for a tools/call, its tool-result form.
+func (f *fixture) expect429(url, bearer, msg, about string) {
 	f.t.Helper()
 	resp := f.post(url, bearer, msg)
 	raw := readBody(f.t, resp)
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != retryAfter {
-		f.t.Fatalf("%d Retry-After %q: %s; want 429 after %s s", resp.StatusCode, resp.Header.Get("Retry-After"), raw, retryAfter)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
+		f.t.Fatalf("%d Retry-After %q: %s; want 429 after 1 s", resp.StatusCode, resp.Header.Get("Retry-After"), raw)
 	}
 	var text string
 	if strings.Contains(msg, "tools/call") {
@@ -52,9 +53,10 @@ func (f *fixture) expect429(url, bearer, msg, retryAfter, about string) {
 	}
 }
 
-func (f *fixture) expectOK(url, bearer, msg string) {
+// expectOK checks that an initialize is answered.
+func (f *fixture) expectOK(url, bearer string) {
 	f.t.Helper()
-	if resp := f.post(url, bearer, msg); resp.StatusCode != 200 {
+	if resp := f.post(url, bearer, initialize); resp.StatusCode != 200 {
 		f.t.Fatalf("%d %s; want 200", resp.StatusCode, readBody(f.t, resp))
 	}
 }
@@ -63,27 +65,27 @@ func TestRateLimitPerGrant(t *testing.T) {
 	f := newFixture(t, tinyLimits)
 	const hosted = "https://acme.mcp.10x.in/mcp"
 	a := f.fullToken("acme", "conn-a")
-	f.expectOK(hosted, a, initialize)
-	f.expectOK(hosted, a, initialize)
-	f.expect429(hosted, a, initialize, "1", "this connection made more than 60 requests a minute")
-	f.expect429(hosted, a, toolsCall("links_create_link"), "1", "this connection")
+	f.expectOK(hosted, a)
+	f.expectOK(hosted, a)
+	f.expect429(hosted, a, initialize, "this connection made more than 60 requests a minute")
+	f.expect429(hosted, a, createLink, "this connection")
 	f.now = f.now.Add(time.Second)
-	f.expectOK(hosted, a, initialize)
+	f.expectOK(hosted, a)
 }
 
 func TestRateLimitPerHandle(t *testing.T) {
 	f := newFixture(t, tinyLimits)
 	const hosted = "https://acme.mcp.10x.in/mcp"
 	a, b := f.fullToken("acme", "conn-a"), f.fullToken("acme", "conn-b")
-	f.expectOK(hosted, a, initialize)
-	f.expectOK(hosted, a, initialize)
-	f.expectOK(hosted, b, initialize)
+	f.expectOK(hosted, a)
+	f.expectOK(hosted, a)
+	f.expectOK(hosted, b)
 	// conn-b's own bucket has a token left; the handle's is empty.
-	f.expect429(hosted, b, initialize, "1", "the handle acme received more than 60 requests a minute")
+	f.expect429(hosted, b, initialize, "the handle acme received more than 60 requests a minute")
 	f.now = f.now.Add(time.Second)
 	// The shared URL serves the token's handle and counts on it too.
-	f.expectOK("https://ai.10x.in/mcp", b, initialize)
-	f.expect429("https://ai.10x.in/mcp", a, initialize, "1", "the handle acme")
+	f.expectOK("https://ai.10x.in/mcp", b)
+	f.expect429("https://ai.10x.in/mcp", a, initialize, "the handle acme")
 }
 
 func TestRateLimitHandleOverride(t *testing.T) {
@@ -93,9 +95,9 @@ func TestRateLimitHandleOverride(t *testing.T) {
 	// beta's grants get 4 at once, past the platform's 2 a grant and 3 a
 	// handle (its per-handle limit is lifted).
 	for range 4 {
-		f.expectOK(hosted, b, initialize)
+		f.expectOK(hosted, b)
 	}
-	f.expect429(hosted, b, toolsCall("links_create_link"), "1", "more than 120 requests a minute")
+	f.expect429(hosted, b, createLink, "more than 120 requests a minute")
 	f.now = f.now.Add(500 * time.Millisecond)
-	f.expectOK(hosted, b, initialize)
+	f.expectOK(hosted, b)
 }

@@ -28,7 +28,7 @@ func TestOnlyServedVersions(t *testing.T) {
 		name, body string
 		code       int
 	}{
-		{"batch", `[` + ping + `,` + toolsCall("links_create_link") + `]`, mcp.INVALID_REQUEST},
+		{"batch", `[` + ping + `,` + createLink + `]`, mcp.INVALID_REQUEST},
 		{"empty batch", ` []`, mcp.INVALID_REQUEST},
 		{"malformed batch", `[` + ping, mcp.PARSE_ERROR},
 	} {

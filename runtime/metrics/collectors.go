@@ -82,6 +82,7 @@ func NewCounts(reader client.Reader, opts Options) *Counts {
 	}
 }
 
+// Describe sends the descriptions of the counts (prometheus.Collector).
 func (c *Counts) Describe(ch chan<- *prometheus.Desc) { ch <- c.grants; ch <- c.clients }
 
 // Collect lists without deep copies (nothing is kept or changed). A list
@@ -141,8 +142,10 @@ func NewKeyExpiry(keys map[string]func() (time.Time, bool)) *KeyExpiry {
 		"When the current signing key should have been replaced (the key Secret's mcp.10x.in/current-key-not-after annotation), by key set.", []string{"keys"}, nil)}
 }
 
+// Describe sends the expiry's description (prometheus.Collector).
 func (k *KeyExpiry) Describe(ch chan<- *prometheus.Desc) { ch <- k.desc }
 
+// Collect sends the not-after time of each key set that has one.
 func (k *KeyExpiry) Collect(ch chan<- prometheus.Metric) {
 	for name, notAfter := range k.keys {
 		if t, ok := notAfter(); ok {

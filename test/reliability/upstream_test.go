@@ -460,7 +460,7 @@ func TestUpstreamFaults(t *testing.T) {
 	recovered := map[string]time.Duration{}
 	for _, u := range bad {
 		c := calling(authorized(t, f, target, 1), toolsets.Name(u.name, workTool))[0]
-		if err := waitfor.Poll(ctx, 10*time.Second-time.Since(healStart), string(c.Target.Tool)+" after its upstream healed",
+		if err := waitfor.Poll(ctx, 10*time.Second-time.Since(healStart), c.Target.Tool+" after its upstream healed",
 			func() error { return c.CallTool(ctx) }); err != nil {
 			t.Error(err)
 			continue
