@@ -28,6 +28,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -79,25 +80,17 @@ func startRuntimeWith(t *testing.T, sharedGateway bool, certNames ...string) *ru
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
-	cfg, err := platform.Parse(fmt.Appendf(nil, `
-mcpDomain: mcp.localhost
-gatewayHost: localhost
-publicPort: %d
-namespace: mcp-system
-gatewayRefs: [{name: mcp-gateway, namespace: mcp-system}]
-runtimeService: {name: mcp-runtime, namespace: mcp-system, port: 8080}
-tls: {issuerRef: {name: test}}
-sharedGateway: {enabled: %t}
-signIn: {staticUsersSecret: mcp-users}
-legacyAuthorizationServers: [api.10x.in]
-`, port, sharedGateway))
+	local := fixtures.LocalPlatform(port, "mcp-system")
+	local.SharedGateway.Enabled = sharedGateway
+	local.LegacyAuthorizationServers = []string{"api.10x.in"}
+	_, cfg, err := fixtures.Platform(local)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := env.Client
 	for _, o := range []ctrlclient.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.Namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{web.StaticUsersKey: []byte("[]\n")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{web.StaticUsersKey: fixtures.Users()}},
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
 			Members: []mcpv1alpha1.HandleMember{{User: "alice@example.com"}}}},
 	} {

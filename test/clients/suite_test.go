@@ -33,6 +33,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -121,17 +122,7 @@ func newStack(t *testing.T) *stack {
 	}))
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
 
-	cfg, err := platform.Parse(fmt.Appendf(nil, `
-mcpDomain: mcp.localhost
-gatewayHost: localhost
-publicPort: %d
-namespace: %s
-gatewayRefs: [{name: mcp-gateway, namespace: %s}]
-runtimeService: {name: mcp-runtime, namespace: %s, port: 8080}
-tls: {issuerRef: {name: test}}
-sharedGateway: {enabled: true}
-signIn: {staticUsersSecret: mcp-users}
-`, port, namespace, namespace, namespace))
+	_, cfg, err := fixtures.Platform(fixtures.LocalPlatform(port, namespace))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/connecttest"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 )
 
@@ -95,17 +95,7 @@ func newStack(t *testing.T) *stack {
 		replicas[next.Add(1)%uint64(len(replicas))].ServeHTTP(w, r)
 	}))
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
-	cfg, err := platform.Parse(fmt.Appendf(nil, `
-mcpDomain: mcp.localhost
-gatewayHost: localhost
-publicPort: %d
-namespace: %s
-gatewayRefs: [{name: mcp-gateway, namespace: %s}]
-runtimeService: {name: mcp-runtime, namespace: %s, port: 8080}
-tls: {issuerRef: {name: test}}
-sharedGateway: {enabled: true}
-signIn: {staticUsersSecret: mcp-users}
-`, port, namespace, namespace, namespace))
+	_, cfg, err := fixtures.Platform(fixtures.LocalPlatform(port, namespace))
 	if err != nil {
 		t.Fatal(err)
 	}
