@@ -23,7 +23,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,11 +34,11 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
-	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 )
 
 var env *controlplane.Env
@@ -86,11 +85,9 @@ func startRuntime(t *testing.T) *httptest.Server {
 	}
 	cfg.SignIn.StaticUsersSecret = "mcp-users"
 	c := env.Client
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	objs := []ctrlclient.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.Namespace}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mcp-users", Namespace: cfg.Namespace}, Data: map[string][]byte{
-			web.StaticUsersKey: fmt.Appendf(nil, "- email: %s\n  passwordHash: %q\n", email, hash)}},
+		fixtures.UsersSecretIn(cfg.Namespace, "mcp-users", fixtures.User(email, password)),
 		&mcpv1alpha1.Handle{ObjectMeta: metav1.ObjectMeta{Name: "acme"}, Spec: mcpv1alpha1.HandleSpec{
 			Members: []mcpv1alpha1.HandleMember{{User: email, Role: mcpv1alpha1.MemberRoleAdmin}}}},
 		&mcpv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: "acme-chatgpt"}, Spec: mcpv1alpha1.OAuthClientSpec{
