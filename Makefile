@@ -67,6 +67,10 @@ controlplane: ## Build (once per version) etcd, kube-apiserver, kube-controller-
 helm: ## Build (once per version) the Helm CLI the chart's tests use, into bin/helm/.
 	hack/build-helm.sh >/dev/null
 
+.PHONY: promql-check
+promql-check: ## Build (once per version) promql-check, Prometheus' rules and PromQL parser for the chart's monitoring test, into bin/promql-check/.
+	hack/build-promql-check.sh >/dev/null
+
 .PHONY: edge-tools
 edge-tools: ## Build (once per version) Traefik and cert-manager's controller, the real edge of make run and test/edge.
 	hack/build-traefik.sh >/dev/null
@@ -104,8 +108,8 @@ run: build controlplane edge-tools ## Run the local stack in the foreground unti
 ##@ Checks
 
 .PHONY: test
-test: controlplane node clients helm chromium edge-tools dex ## Run every test suite against a real apiserver (and test/cluster on a real node, as root).
-	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) \
+test: controlplane node clients helm promql-check chromium edge-tools dex ## Run every test suite against a real apiserver (and test/cluster on a real node, as root).
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) KUBE_NODE_ASSETS=$$(hack/build-node.sh) NODE=$$(hack/node.sh) HELM=$$(hack/build-helm.sh) PROMQL_CHECK=$$(hack/build-promql-check.sh) \
 		CHROMIUM=$$(hack/chromium.sh) TRAEFIK=$$(hack/build-traefik.sh) CERT_MANAGER=$$(hack/build-cert-manager.sh) DEX=$$(hack/build-dex.sh) \
 		$(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 
@@ -130,6 +134,7 @@ verify: generate manifests helm ## Fail if generated files, the chart's golden o
 	cd hack/controlplane && $(GO) mod tidy -diff
 	cd hack/containerd && $(GO) mod tidy -diff
 	cd hack/helm && $(GO) mod tidy -diff
+	cd hack/promql && $(GO) mod tidy -diff
 	cd hack/cert-manager && $(GO) mod tidy -diff
 	cd hack/dex && $(GO) mod tidy -diff
 	HELM=$$(hack/build-helm.sh) $(GO) test -count=1 -short -run 'TestGolden|TestCRDs' ./test/helm || { echo "the chart's golden output is out of date: run 'make chart-golden' and review the diff" >&2; exit 1; }

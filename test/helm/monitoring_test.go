@@ -1,13 +1,16 @@
 package helm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
 )
 
 // operatorMetrics are the controller-runtime and client-go metrics the
@@ -57,46 +61,58 @@ func runtimeMetrics(t *testing.T) []string {
 	return names
 }
 
-var metricName = regexp.MustCompile(`\b(mcp_runtime|controller_runtime|rest_client|workqueue)_[a-z_]+\b`)
+var promqlCheckPath = sync.OnceValues(func() (string, error) {
+	return controlplane.Tool("PROMQL_CHECK", "build-promql-check.sh")
+})
 
-// checkExpr is a light check of a PromQL expression: brackets balance
-// outside strings, and every metric it names is exported.
-func checkExpr(t *testing.T, where, expr string, known []string) {
+// parsed is one expression as promql-check (hack/promql) reports it.
+type parsed struct {
+	Where, Expr, Error string
+	Metrics            []string
+}
+
+// parseExprs runs promql-check, Prometheus' own parser, on a rules file (the
+// PrometheusRule's spec) and a Grafana dashboard, and returns every
+// expression with the metrics it selects; a rule that Prometheus would not
+// load fails the test.
+func parseExprs(t *testing.T, rules any, dashboard string) []parsed {
 	t.Helper()
-	var stack []rune
-	inString := false
-	for _, r := range expr {
-		switch {
-		case r == '"':
-			inString = !inString
-		case inString:
-		case strings.ContainsRune("([{", r):
-			stack = append(stack, r)
-		case strings.ContainsRune(")]}", r):
-			if len(stack) == 0 || "([{"[strings.IndexRune(")]}", r)] != byte(stack[len(stack)-1]) {
-				t.Errorf("%s: unbalanced %q in %s", where, r, expr)
-				return
-			}
-			stack = stack[:len(stack)-1]
+	bin, err := promqlCheckPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	spec, err := json.Marshal(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// JSON is YAML, which Prometheus' rules loader reads.
+	rulesFile, dashboardFile := filepath.Join(dir, "rules.json"), filepath.Join(dir, "dashboard.json")
+	if err := errors.Join(os.WriteFile(rulesFile, spec, 0o600), os.WriteFile(dashboardFile, []byte(dashboard), 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-rules", rulesFile, "-dashboard", dashboardFile)
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var results []parsed
+	if err := json.Unmarshal(out, &results); err != nil {
+		t.Fatalf("promql-check: %v (%v): %s%s", err, runErr, out, stderr.String())
+	}
+	for _, r := range results {
+		if r.Error != "" {
+			t.Errorf("%s: %s", r.Where, r.Error)
 		}
 	}
-	if len(stack) != 0 || inString || strings.TrimSpace(expr) == "" {
-		t.Errorf("%s: unterminated expression %q", where, expr)
+	if runErr != nil && !t.Failed() {
+		t.Errorf("promql-check: %v", runErr)
 	}
-	names := metricName.FindAllString(expr, -1)
-	if len(names) == 0 {
-		t.Errorf("%s: %q names no metric", where, expr)
-	}
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			t.Errorf("%s: %s is not a metric the runtime or the operator exports", where, n)
-		}
-	}
+	return results
 }
 
 // TestMonitoring checks the PrometheusRule and the dashboard: the four
-// alerts exist, and every expression is well formed and names only metrics
-// that are exported; the dashboard is valid JSON.
+// alerts exist, Prometheus' parser accepts every rule and expression, and
+// each selects only metrics that are exported; the dashboard is valid JSON.
 func TestMonitoring(t *testing.T) {
 	known := append(runtimeMetrics(t), operatorMetrics...)
 	objs := mustRender(t, "no-crds-netpol-monitor")
@@ -106,9 +122,7 @@ func TestMonitoring(t *testing.T) {
 	for _, g := range groups {
 		rules, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
 		for _, r := range rules {
-			r := r.(map[string]any)
-			alerts = append(alerts, r["alert"].(string))
-			checkExpr(t, r["alert"].(string), r["expr"].(string), known)
+			alerts = append(alerts, r.(map[string]any)["alert"].(string))
 		}
 	}
 	slices.Sort(alerts)
@@ -126,9 +140,19 @@ func TestMonitoring(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &dashboard); err != nil || len(dashboard.Panels) == 0 {
 		t.Fatalf("the dashboard is not valid JSON with panels: %v", err)
 	}
-	for _, p := range dashboard.Panels {
-		for _, target := range p.Targets {
-			checkExpr(t, "panel "+p.Title, target.Expr, known)
+	spec, _, _ := unstructured.NestedMap(rule.Object, "spec")
+	exprs := parseExprs(t, spec, raw)
+	if want := len(alerts) + len(dashboard.Panels); len(exprs) < want {
+		t.Errorf("promql-check parsed %d expressions, want at least %d (every rule and panel)", len(exprs), want)
+	}
+	for _, e := range exprs {
+		if len(e.Metrics) == 0 && e.Error == "" {
+			t.Errorf("%s: %q names no metric", e.Where, e.Expr)
+		}
+		for _, n := range e.Metrics {
+			if !slices.Contains(known, n) {
+				t.Errorf("%s: %s is not a metric the runtime or the operator exports", e.Where, n)
+			}
 		}
 	}
 	for _, sm := range []string{release + "-manager", release + "-runtime"} {
