@@ -11,6 +11,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/endpoint"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
@@ -105,7 +106,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return s.Metrics.Instrument(s.canonicalPaths(mux))
+	return s.Metrics.Instrument(audit.RequestIDs(s.canonicalPaths(mux)))
 }
 
 // perAddress is a per-client-address limit at the configured rate, the

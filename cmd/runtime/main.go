@@ -29,6 +29,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/grants"
 	"github.com/10xdotin/mcp-handle-operator/runtime/keysecret"
 	"github.com/10xdotin/mcp-handle-operator/runtime/leader"
@@ -52,6 +53,8 @@ import (
 // +kubebuilder:rbac:groups="",namespace=mcp-system,resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // The Lease of the one replica that writes status (runtime/leader).
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=mcp-system,resources=leases,verbs=get;create;update
+// The audit trail's Events, on cluster-scoped objects: in the default namespace.
+// +kubebuilder:rbac:groups=events.k8s.io,namespace=default,resources=events,verbs=create;patch
 
 // version is reported to MCP clients; release builds set it with
 // -ldflags "-X main.version=...".
@@ -184,11 +187,15 @@ func serve(stop context.Context, cfg *platform.Config, addr, keysSecret string, 
 		clients = &oauth.MetadataDocumentClients{Clients: cluster, Documents: &oauth.MetadataDocuments{}}
 	}
 	users, oidcSignIn := signIn(ctx, cfg, informers, direct, log)
+	auditor, err := audit.New(ctx, restConfig, log)
+	if err != nil {
+		return fmt.Errorf("failed to start the audit trail: %w", err)
+	}
 	server := &runtime.Server{
 		Config: cfg, Handles: cluster, Clients: clients, Secrets: cluster,
 		Users: users, OIDC: oidcSignIn,
-		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now},
-		Registry: &registry.Registry{Client: direct, Reader: informers, Indexed: true, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags},
+		Grants:   &grants.Store{Client: direct, Reader: direct, CodeTTL: time.Minute, RefreshRetryWindow: tokenFlags.refreshRetry, Now: time.Now, Audit: auditor},
+		Registry: &registry.Registry{Client: direct, Reader: informers, Indexed: true, Config: cfg, Namespace: cfg.Namespace, Limits: registrationFlags, Audit: auditor},
 		Keys:     keys, AccessTTL: accessTTL, SessionTTL: 8 * time.Hour, Now: time.Now,
 		Upstream: minter,
 	}

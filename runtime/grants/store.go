@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
@@ -74,6 +75,9 @@ type Store struct {
 	RefreshRetryWindow time.Duration
 	// Now is the clock, for tests.
 	Now func() time.Time
+	// Audit records grants created, refreshed, reused and revoked; nil
+	// records nothing.
+	Audit *audit.Auditor
 }
 
 // Create records an approved grant with its pending authorization code and
@@ -111,6 +115,7 @@ func (s *Store) Create(ctx context.Context, req Request) (string, error) {
 	}
 	err := s.Client.Create(ctx, conn)
 	if err == nil {
+		s.Audit.Grant(ctx, audit.GrantCreated, conn, "")
 		return code, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
@@ -185,7 +190,7 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 	if !ok {
 		return nil, "", ErrNotFound
 	}
-	return s.updateTokens(ctx, name, func(conn *mcpv1alpha1.Connection, st *TokenState) (string, error) {
+	conn, refresh, err := s.updateTokens(ctx, name, func(conn *mcpv1alpha1.Connection, st *TokenState) (string, error) {
 		if conn.Spec.ClientID != clientID {
 			return "", ErrWrongClient
 		}
@@ -211,18 +216,20 @@ func (s *Store) Refresh(ctx context.Context, refreshToken, clientID string) (*mc
 		st.LastRefreshTime = &now
 		return refresh, nil
 	})
+	if err == nil {
+		s.Audit.Grant(ctx, audit.GrantRefreshed, conn, "")
+	}
+	return conn, refresh, err
 }
 
 // Revoke deletes a grant; every token issued from it stops working.
 func (s *Store) Revoke(ctx context.Context, name string) error {
-	conn := &mcpv1alpha1.Connection{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := s.Client.Delete(ctx, conn); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to revoke grant %s: %w", name, err)
-	}
-	return nil
+	return s.RevokeFor(ctx, name, "")
 }
 
-// RevokeFor revokes a grant only when it belongs to the client.
+// RevokeFor revokes a grant only when it belongs to the client ("" is any
+// client). The grant is read first, so the audit trail names its handle,
+// client and user.
 func (s *Store) RevokeFor(ctx context.Context, name, clientID string) error {
 	conn := &mcpv1alpha1.Connection{}
 	if err := s.Reader.Get(ctx, types.NamespacedName{Name: name}, conn); err != nil {
@@ -231,10 +238,23 @@ func (s *Store) RevokeFor(ctx context.Context, name, clientID string) error {
 		}
 		return fmt.Errorf("failed to read grant %s: %w", name, err)
 	}
-	if conn.Spec.ClientID != clientID {
+	if clientID != "" && conn.Spec.ClientID != clientID {
 		return nil
 	}
-	return s.Revoke(ctx, name)
+	return s.revoke(ctx, conn, "")
+}
+
+// revoke deletes a grant read before; one another request deleted first is
+// not audited again.
+func (s *Store) revoke(ctx context.Context, conn *mcpv1alpha1.Connection, note string) error {
+	if err := s.Client.Delete(ctx, conn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to revoke grant %s: %w", conn.Name, err)
+	}
+	s.Audit.Grant(ctx, audit.GrantRevoked, conn, note)
+	return nil
 }
 
 // updateTokens applies change to a grant's token state and writes it to the
@@ -293,7 +313,8 @@ func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha
 		}
 		token, err := change(conn)
 		if errors.Is(err, ErrCodeReused) || errors.Is(err, ErrRefreshReused) {
-			if rerr := s.Revoke(ctx, name); rerr != nil {
+			s.Audit.Grant(ctx, audit.GrantReuseDetected, conn, reuseOf(err))
+			if rerr := s.revoke(ctx, conn, "reuse detected"); rerr != nil {
 				return nil, "", rerr
 			}
 			return nil, "", err
@@ -309,6 +330,14 @@ func (s *Store) update(ctx context.Context, name string, change func(*mcpv1alpha
 			return nil, "", fmt.Errorf("failed to update grant %s: %w", name, err)
 		}
 	}
+}
+
+// reuseOf says what was presented again.
+func reuseOf(err error) string {
+	if errors.Is(err, ErrCodeReused) {
+		return "authorization code presented again"
+	}
+	return "refresh token presented again"
 }
 
 // VerifyPKCE checks an RFC 7636 code_verifier against an S256 challenge.

@@ -17,6 +17,7 @@ import (
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 )
 
 // Limits keep dynamic registration from growing without bound. A client
@@ -358,6 +359,10 @@ func (r *Registry) Expire(ctx context.Context) (int, error) {
 	if err := r.reader().List(ctx, &l, r.selecting(LabelUnused, "true")); err != nil {
 		return 0, fmt.Errorf("failed to list unused clients: %w", err)
 	}
+	// A sweep is no request: its entries share an id of their own.
+	if audit.RequestID(ctx) == "" {
+		ctx = audit.WithRequestID(ctx, audit.NewRequestID())
+	}
 	now, deleted := r.now(), 0
 	for i := range l.Items {
 		c := &l.Items[i]
@@ -369,6 +374,7 @@ func (r *Registry) Expire(ctx context.Context) (int, error) {
 		switch {
 		case err == nil:
 			deleted++
+			r.Audit.Client(ctx, audit.ClientRemoved, c, "unused past its time to live")
 		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 		default:
 			return deleted, fmt.Errorf("failed to delete unused client %s: %w", c.Name, err)

@@ -26,6 +26,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/oautherr"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 )
 
@@ -85,6 +86,9 @@ type Registry struct {
 	Limits Limits
 	// Now is time.Now when nil.
 	Now func() time.Time
+	// Audit records clients registered, repaired and removed; nil records
+	// nothing.
+	Audit *audit.Auditor
 
 	// mu serialises registrations on this replica, so that two identical
 	// ones do not both create a client and a cap is not overshot; recent
@@ -140,6 +144,7 @@ func (r *Registry) Register(ctx context.Context, md Metadata) (*Registration, er
 			return nil, err
 		}
 	}
+	r.Audit.Client(ctx, audit.ClientRegistered, c, "")
 	return reg, nil
 }
 
@@ -180,14 +185,19 @@ func (r *Registry) Update(ctx context.Context, c *mcpv1alpha1.OAuthClient, md Me
 		}
 		return nil, fmt.Errorf("failed to update client %s: %w", c.Name, err)
 	}
+	r.Audit.Client(ctx, audit.ClientRepaired, c, "")
 	return r.registration(c), nil
 }
 
 // Delete removes a dynamic client; its grants and Secret go with it.
 func (r *Registry) Delete(ctx context.Context, c *mcpv1alpha1.OAuthClient) error {
-	if err := r.Client.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.Client.Delete(ctx, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
 		return fmt.Errorf("failed to delete client %s: %w", c.Name, err)
 	}
+	r.Audit.Client(ctx, audit.ClientRemoved, c, "deleted by its registrant")
 	return nil
 }
 

@@ -222,7 +222,9 @@ func TestRBAC(t *testing.T) {
 				{release + "-manager", "config/rbac/role.yaml", map[string]string{
 					"secrets": platformNS, "certificates": platformNS, "listenersets": platformNS, "leases": namespace,
 				}},
-				{release + "-runtime", "config/rbac/runtime/role.yaml", map[string]string{"secrets": platformNS, "leases": platformNS}},
+				{release + "-runtime", "config/rbac/runtime/role.yaml", map[string]string{
+					"secrets": platformNS, "leases": platformNS, "events": "default",
+				}},
 			} {
 				want := generatedRules(t, c.generated)
 				got := grants(t, objs, c.sa)
