@@ -1,10 +1,14 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
+	"github.com/10xdotin/mcp-handle-operator/runtime/audit"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
 )
 
@@ -224,7 +229,9 @@ func TestUnusedClientsExpire(t *testing.T) {
 	if err := cache.List(ctx, &mcpv1alpha1.OAuthClientList{}, ctrlclient.MatchingLabels{registry.LabelUnused: "true"}); err != nil {
 		t.Fatal(err)
 	}
-	stale := &registry.Registry{Client: env.Client, Reader: cache, Limits: registry.Limits{UnusedTTL: time.Hour}, Now: later}
+	var trail bytes.Buffer
+	stale := &registry.Registry{Client: env.Client, Reader: cache, Limits: registry.Limits{UnusedTTL: time.Hour}, Now: later,
+		Audit: &audit.Auditor{Log: slog.New(slog.NewJSONHandler(&trail, nil))}}
 	approve(racing)
 	sweeper := &registry.Registry{Client: env.Client, Limits: registry.Limits{UnusedTTL: time.Hour}}
 	if n, err := sweeper.Expire(ctx); err != nil || n != 0 {
@@ -240,6 +247,18 @@ func TestUnusedClientsExpire(t *testing.T) {
 	}
 	if err := env.Client.Get(ctx, types.NamespacedName{Name: unused}, &mcpv1alpha1.OAuthClient{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the unused client outlived its TTL: %v", err)
+	}
+	// The sweep is audited, under an id of its own, for what it deleted only.
+	removed := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(trail.String()), "\n") {
+		var entry map[string]string
+		_ = json.Unmarshal([]byte(line), &entry)
+		if entry["action"] == string(audit.ClientRemoved) {
+			removed[entry["name"]] = entry["request_id"]
+		}
+	}
+	if id, ok := removed[unused]; !ok || id == "" || removed[racing] != "" {
+		t.Errorf("the sweep's audit trail %v, want %s removed with a request id and %s not", removed, unused, racing)
 	}
 }
 
