@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime"
@@ -29,33 +27,14 @@ import (
 // unreachable) through two replicas with per-handle metrics, then parses
 // /metrics with the Prometheus text parser and checks the series.
 func TestMetrics(t *testing.T) {
-	ctx := context.Background()
 	cfg := newStack(t).cfg
 	links := testruntime.LinksUpstream(t, env.Client, cfg.Namespace, cfg.Issuer)
+	var toolsets []*mcpv1alpha1.Toolset
 	for name, u := range map[string]string{"metrics-links": links.URL + "/mcp", "metrics-down": "http://127.0.0.1:1/mcp"} {
-		ts := &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mcpv1alpha1.ToolsetSpec{URL: u,
-			Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}}}
-		if err := env.Client.Create(ctx, ts); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ts) })
+		toolsets = append(toolsets, &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mcpv1alpha1.ToolsetSpec{URL: u,
+			Scopes: &mcpv1alpha1.ToolsetScopes{Read: []mcpv1alpha1.Scope{"links.read"}, Write: []mcpv1alpha1.Scope{"links.write"}}}})
 	}
-	acme := &mcpv1alpha1.Handle{}
-	if err := env.Client.Get(ctx, types.NamespacedName{Name: "acme"}, acme); err != nil {
-		t.Fatal(err)
-	}
-	before := acme.Spec.Toolsets
-	acme.Spec.Toolsets = []mcpv1alpha1.ToolsetReference{{Name: "metrics-links"}, {Name: "metrics-down"}}
-	if err := env.Client.Update(ctx, acme); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h := &mcpv1alpha1.Handle{}
-		if env.Client.Get(context.Background(), types.NamespacedName{Name: "acme"}, h) == nil {
-			h.Spec.Toolsets = before
-			_ = env.Client.Update(context.Background(), h)
-		}
-	})
+	acmeUses(t, toolsets...)
 
 	reg := prometheus.NewRegistry()
 	opts := metrics.Options{PerHandle: true}
@@ -67,27 +46,15 @@ func TestMetrics(t *testing.T) {
 	}))
 	s := newStack(t, func(srv *runtime.Server) { srv.Metrics = m }, withMCP(t))
 
-	verifier, challenge := pkce()
-	loc := s.signInAndApprove(t, authorizeURL(challenge, url.Values{"scope": {"mcp.connect skills.read links.read"}}))
-	_, tok := s.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "client_id": {"acme-chatgpt"},
-		"redirect_uri": {callback}, "code_verifier": {verifier}})
-	access, _ := tok["access_token"].(string)
-	if access == "" {
-		t.Fatalf("no access token: %v", tok)
-	}
+	const hosted = "https://acme.mcp.10x.in/mcp"
+	access, session := s.connect(t, hosted, "mcp.connect skills.read links.read")
 	if status, _ := s.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"mcpr1_nope.nope"}, "client_id": {"acme-chatgpt"}}); status != 400 {
 		t.Fatalf("a bad refresh token: %d", status)
 	}
 	s.token(t, url.Values{"grant_type": {"password"}, "client_id": {"acme-chatgpt"}})
 
-	const hosted = "https://acme.mcp.10x.in/mcp"
-	status, session, out, _ := s.rpc(t, hosted, access, "", "initialize",
-		map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "t", "version": "1"}})
-	if status != 200 {
-		t.Fatalf("initialize: %d %v", status, out)
-	}
 	waitfor.Eventually(t, 15*time.Second, "list_links", func() error {
-		status, _, out, _ = s.rpc(t, hosted, access, session, "tools/call", map[string]any{"name": "metrics-links_list_links", "arguments": map[string]any{}})
+		status, _, out, _ := s.rpc(t, hosted, access, session, "tools/call", map[string]any{"name": "metrics-links_list_links", "arguments": map[string]any{}})
 		if result, _ := out["result"].(map[string]any); status != 200 || result == nil || result["isError"] == true {
 			return fmt.Errorf("%d %v", status, out)
 		}

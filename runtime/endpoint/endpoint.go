@@ -103,6 +103,9 @@ func (e *Endpoint) Handler() http.Handler {
 }
 
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	span := newRequestSpan(w, r)
+	defer span.end()
+	w = span
 	res, ok := e.Config.ResourceAt(r.Host, r.URL.Path)
 	if !ok {
 		(&problem{status: http.StatusNotFound, code: oautherr.NotFound, description: fmt.Sprintf("no MCP endpoint at %s%s", r.Host, r.URL.Path)}).write(w, res)
@@ -118,12 +121,14 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.SetHandle(r.Context(), p.Handle.Name)
+	span.handle = p.Handle.Name
 	if v := unservedVersion(r); v != "" {
 		http.Error(w, "Unsupported protocol version: "+v, http.StatusBadRequest)
 		return
 	}
 	if r.Method == http.MethodPost {
 		raw, msgs, prob := readMessages(w, r)
+		r = span.begin(r, msgs)
 		if len(msgs) == 1 {
 			metrics.SetMCPMethod(r.Context(), msgs[0].Method)
 		}
@@ -157,6 +162,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		prob.write(w, res)
 		return
 	}
+	r = span.begin(r, nil)
 	e.streamable.ServeHTTP(w, r.WithContext(principal.NewContext(r.Context(), p)))
 }
 

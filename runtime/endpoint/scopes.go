@@ -15,12 +15,15 @@ import (
 // refused before anything parses them.
 const maxBody = 4 << 20
 
-// message is the part of a JSON-RPC message the scope check reads.
+// message is the part of a JSON-RPC message the scope check and the
+// request's span read.
 type message struct {
 	ID     json.RawMessage `json:"id,omitempty"`
 	Method string          `json:"method"`
 	Params struct {
 		Name string `json:"name"`
+		// Meta may name the trace the request belongs to (tracing.ExtractMeta).
+		Meta map[string]any `json:"_meta"`
 	} `json:"params"`
 }
 

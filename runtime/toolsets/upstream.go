@@ -15,8 +15,12 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/10xdotin/mcp-handle-operator/runtime/principal"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tracing"
 )
 
 // maxErrorText bounds the upstream text quoted in a tool error or a status
@@ -41,8 +45,22 @@ func limitAnswers(hc *http.Client, limit int64) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = answerLimit{base: base, limit: limit}
+	c.Transport = tracing.Transport(answerLimit{base: base, limit: limit})
 	return &c
+}
+
+// traceUpstream starts the span of one request to the upstream at url; the
+// returned end records its error.
+func traceUpstream(ctx context.Context, operation, url string, attrs ...attribute.KeyValue) (context.Context, func(error)) {
+	attrs = append(attrs, attribute.String("mcp.method.name", operation), attribute.String("url.full", url))
+	ctx, span := tracing.Start(ctx, operation, trace.SpanKindClient, attrs...)
+	return ctx, func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "the upstream call failed")
+		}
+		span.End()
+	}
 }
 
 type answerLimit struct {
@@ -220,9 +238,11 @@ func (c *conn) list(ctx context.Context, token func() (string, error)) ([]mcp.To
 	if err != nil {
 		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
 	}
+	ctx, end := traceUpstream(ctx, "tools/list", c.url)
 	res, err := do(ctx, c, token, func(cl *mcpclient.Client) (*mcp.ListToolsResult, error) {
 		return cl.ListTools(withToken(ctx, tok), mcp.ListToolsRequest{})
 	})
+	end(err)
 	if err != nil {
 		return nil, err
 	}
@@ -325,12 +345,14 @@ func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallTo
 	out.Params.Arguments = req.Params.Arguments
 	out.Params.RawArguments = req.Params.RawArguments
 	start := time.Now()
+	ctx, end := traceUpstream(ctx, "tools/call", c.url, attribute.String("mcp.toolset", toolset), attribute.String("gen_ai.tool.name", tool))
 	res, err := do(ctx, c, func() (string, error) { return m.systemToken(c.url) }, func(cl *mcpclient.Client) (*mcp.CallToolResult, error) {
 		return cl.CallTool(withToken(ctx, token), out)
 	})
 	if err == nil && res == nil {
 		err = errNoResult
 	}
+	end(err)
 	m.observe(toolset, "tools/call", start, err)
 	switch {
 	case errors.Is(err, errNoResult):
