@@ -323,10 +323,7 @@ func legacyServer(t *testing.T) (mcpURL, caFile string, requests func() []string
 			w.WriteHeader(404)
 		}
 	})
-	cert, caFile := connecttest.Certificate(t)
-	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
+	caFile, _ = connecttest.StartTLS(t, ts)
 	return mcpURL, caFile, func() []string {
 		mu.Lock()
 		defer mu.Unlock()

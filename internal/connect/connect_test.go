@@ -2,7 +2,6 @@ package connect_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,10 +37,7 @@ func newFake(t *testing.T) *fake {
 	t.Helper()
 	f := &fake{}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	cert, caFile := connecttest.Certificate(t)
-	f.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	f.srv.StartTLS()
-	t.Cleanup(f.srv.Close)
+	caFile, _ := connecttest.StartTLS(t, f.srv)
 	f.port, f.caFile = f.srv.Listener.Addr().(*net.TCPAddr).Port, caFile
 	f.reset()
 	f.challenge = fmt.Sprintf(`Bearer resource_metadata="%s", scope="mcp.connect skills.read", error="missing_bearer_token", error_description="no token"`,

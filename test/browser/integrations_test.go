@@ -35,10 +35,10 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/scheme"
 	"github.com/10xdotin/mcp-handle-operator/runtime/tokens"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/controlplane"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testbrowser"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/testruntime"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
-	"github.com/10xdotin/mcp-handle-operator/test/framework/fixtures"
 )
 
 var env *controlplane.Env

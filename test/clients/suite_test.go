@@ -8,7 +8,6 @@ package clients_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -144,17 +143,7 @@ func newStack(t *testing.T) *stack {
 		replicas = append(replicas, srv.Handler())
 	}
 
-	cert, caFile := connecttest.Certificate(t)
-	s.caFile = caFile
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.roots = x509.NewCertPool()
-	s.roots.AppendCertsFromPEM(caPEM)
-	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
+	s.caFile, s.roots = connecttest.StartTLS(t, ts)
 	return s
 }
 

@@ -120,16 +120,7 @@ func newStack(t *testing.T) *stack {
 		replicas = append(replicas, srv.Handler())
 	}
 
-	cert, caFile := connecttest.Certificate(t)
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.roots = x509.NewCertPool()
-	s.roots.AppendCertsFromPEM(caPEM)
-	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
+	_, s.roots = connecttest.StartTLS(t, ts)
 	return s
 }
 

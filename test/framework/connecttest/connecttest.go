@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,4 +82,22 @@ func ParsePEM(t testing.TB, data []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return crt
+}
+
+// StartTLS starts ts with a Certificate and closes it when the test ends;
+// it returns the CA file (for --ca-file and NODE_EXTRA_CA_CERTS) and a pool
+// that trusts it (for Go clients).
+func StartTLS(t testing.TB, ts *httptest.Server) (string, *x509.CertPool) {
+	t.Helper()
+	cert, caFile := Certificate(t)
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return caFile, roots
 }
