@@ -36,6 +36,7 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/runtime/metrics"
 	"github.com/10xdotin/mcp-handle-operator/runtime/oauth"
 	"github.com/10xdotin/mcp-handle-operator/runtime/registry"
+	"github.com/10xdotin/mcp-handle-operator/runtime/tracing"
 	"github.com/10xdotin/mcp-handle-operator/runtime/upstream"
 	"github.com/10xdotin/mcp-handle-operator/runtime/web"
 )
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&registrationFlags.MaxPerHandle, "max-clients-per-handle", registry.DefaultMaxPerHandle, "most dynamically registered clients registered for or approved on one handle; 0 means no cap")
 	flag.StringVar(&metricsFlags.listen, "metrics-listen", ":9090", "address of the Prometheus /metrics endpoint, apart from the Gateway's port; empty disables it")
 	flag.BoolVar(&metricsFlags.PerHandle, "metrics-per-handle", false, "label request and grant metrics with the handle (one series per handle)")
+	otlpEndpoint := flag.String("otlp-endpoint", "", "base URL of an OTLP/HTTP collector the runtime sends its traces to (/v1/traces is appended); empty uses OTEL_EXPORTER_OTLP_ENDPOINT, and with neither tracing is off")
 	shutdownDelay := flag.Duration("shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that Services and Gateways stop sending requests before the listener closes (the chart sets 5s)")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -90,8 +92,19 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runtime: %s: %v\n", *configPath, err)
 		os.Exit(2)
 	}
+	shutdownTracing, err := tracing.Setup(ctx, *otlpEndpoint)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runtime: tracing: %v\n", err)
+		os.Exit(2)
+	}
 	tokenFlags = tokenOptions{upstreamSecret: *upstreamKeys, upstreamTTL: *upstreamTTL, refreshRetry: *refreshRetry, shutdownDelay: *shutdownDelay}
-	if err := serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log); err != nil {
+	err = serve(ctx, cfg, *addr, *keysSecret, *accessTTL, log)
+	// The spans still batched are sent before the process exits, within
+	// the pod's termination grace period.
+	flush, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = shutdownTracing(flush)
+	cancelFlush()
+	if err != nil {
 		log.Error("runtime stopped", "error", err)
 		stop()
 		os.Exit(1)
