@@ -17,6 +17,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -159,6 +160,23 @@ func TestTracing(t *testing.T) {
 	if err := call("", "00-"+metaTrace+"-"+metaSpan+"-01"); err != nil {
 		t.Fatalf("tools/call with _meta.traceparent: %v", err)
 	}
+	// A request's span ends after its answer is written: flushed until
+	// both server spans are in.
+	provider, _ := otel.GetTracerProvider().(interface{ ForceFlush(context.Context) error })
+	if provider == nil {
+		t.Fatal("tracing.Setup did not install an SDK tracer provider")
+	}
+	waitfor.Eventually(t, 10*time.Second, "the server spans", func() error {
+		if err := provider.ForceFlush(ctx); err != nil {
+			return err
+		}
+		for _, trace := range []string{traceID, metaTrace} {
+			if rcv.span(trace, "tools/call", tracepb.Span_SPAN_KIND_SERVER) == nil {
+				return fmt.Errorf("no server span of the trace %s", trace)
+			}
+		}
+		return nil
+	})
 	if err := shutdown(ctx); err != nil {
 		t.Fatalf("flushing the spans: %v", err)
 	}
