@@ -160,6 +160,10 @@ bench-registrations: controlplane ## 10,000 dynamic registrations against two ru
 load: controlplane ## Measure the authorizations, refreshes and tool calls the runtime sustains at a p99 budget, and the apiserver writes they cause (docs/reliability.md).
 	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) run ./test/load $(LOAD_FLAGS)
 
+.PHONY: load-ratelimits
+load-ratelimits: controlplane ## Drive two runtime replicas far over small MCP rate limits: what each replica and the fleet admit (docs/reliability.md).
+	KUBEBUILDER_ASSETS=$$(hack/build-controlplane.sh) $(GO) run ./test/load/ratelimits $(LOAD_FLAGS)
+
 # Fuzz targets (package:Fuzz...) that `make fuzz` runs for FUZZ_TIME each; their seed corpora also run in every go test.
 FUZZ_TARGETS := internal/connect:FuzzParseWWWAuthenticate runtime/tokens:FuzzVerifyAccess \
 	internal/platform:FuzzResourceAt internal/platform:FuzzResourceOf \

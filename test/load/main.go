@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -74,35 +73,15 @@ func main() {
 func step(msg string) { fmt.Fprintln(os.Stderr, ">>", msg) }
 
 func run(ctx context.Context, o options) (err error) {
-	dir, err := os.MkdirTemp("", "load-")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	logDir := o.logDir
-	if logDir == "" {
-		logDir = filepath.Join(dir, "logs")
-	}
-	step("building runtime and links-toolset")
-	if err := controlplane.BuildCommands(dir, "./cmd/runtime", "./cmd/links-toolset"); err != nil {
-		return err
-	}
-	step("starting etcd and kube-apiserver")
-	cp, err := controlplane.Start()
+	f, cp, stop, err := fleet.StartLocal(ctx, fleet.Options{Dir: o.logDir, Replicas: o.replicas}, step)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if stopErr := cp.Stop(); stopErr != nil && err == nil {
+		if stopErr := stop(); stopErr != nil && err == nil {
 			err = stopErr
 		}
 	}()
-	step(fmt.Sprintf("starting %d runtime replicas and the Links toolset (logs in %s)", o.replicas, logDir))
-	f, err := fleet.Start(ctx, fleet.Options{Env: cp, BinDir: dir, Dir: logDir, Replicas: o.replicas})
-	if err != nil {
-		return err
-	}
-	defer f.Stop()
 
 	most := o.concurrency[len(o.concurrency)-1]
 	step(fmt.Sprintf("signing in %d clients (one browser session each)", most))

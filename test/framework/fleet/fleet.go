@@ -81,9 +81,10 @@ type Options struct {
 	PasswordCost int
 }
 
-// Replica is one runtime process and its listener.
+// Replica is one runtime process, its listener and its metrics listener.
 type Replica struct {
-	Addr string
+	Addr        string
+	MetricsAddr string
 	*proc.Process
 }
 
@@ -203,8 +204,14 @@ func (f *Fleet) startFronts() error {
 		if err != nil {
 			return err
 		}
+		// Replicas share the host: each its own metrics port, fixed so a
+		// load script can scrape each replica (test/load/ratelimits).
+		metricsAddr, err := stack.FreeAddr("127.0.0.1")
+		if err != nil {
+			return err
+		}
 		addrs[i] = addr
-		f.Replicas = append(f.Replicas, &Replica{Addr: addr})
+		f.Replicas = append(f.Replicas, &Replica{Addr: addr, MetricsAddr: metricsAddr})
 	}
 	// The Service's address is also the issuer's port: clients reach
 	// https://localhost:PORT in plain HTTP (loadgen.PlainTransport).
@@ -295,8 +302,7 @@ func (f *Fleet) Restart(ctx context.Context, i int) error {
 	r := f.Replicas[i]
 	p, err := proc.Start(filepath.Join(f.opts.Dir, fmt.Sprintf("runtime-%d.log", i+1)), []string{"KUBECONFIG=" + f.Kubeconfig},
 		filepath.Join(f.opts.BinDir, "runtime"), append([]string{"--platform-config=" + f.ConfigPath, "--listen=" + r.Addr,
-			// Replicas share the host: each its own metrics port.
-			"--metrics-listen=127.0.0.1:0"}, f.opts.RuntimeArgs...)...)
+			"--metrics-listen=" + r.MetricsAddr}, f.opts.RuntimeArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -322,4 +328,49 @@ func (f *Fleet) Target() loadgen.Target {
 // Transport sends the clients' https requests in plain HTTP to the Service.
 func (f *Fleet) Transport(keepAlive bool) http.RoundTripper {
 	return loadgen.PlainTransport(f.Service.Addr(), keepAlive)
+}
+
+// StartLocal is how a load script begins (test/load, test/load/ratelimits):
+// it builds the runtime and the Links toolset into a temporary folder (o's
+// BinDir; o.Dir defaults to its logs subfolder), starts a control plane (o's
+// Env) and the fleet on it, saying each step to logf. stop ends them all and
+// removes the folder.
+func StartLocal(ctx context.Context, o Options, logf func(string)) (_ *Fleet, _ *controlplane.Env, _ func() error, err error) {
+	dir, err := os.MkdirTemp("", "fleet-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var cp *controlplane.Env
+	cleanup := func() error {
+		var stopErr error
+		if cp != nil {
+			stopErr = cp.Stop()
+		}
+		_ = os.RemoveAll(dir)
+		return stopErr
+	}
+	defer func() {
+		if err != nil {
+			_ = cleanup()
+		}
+	}()
+	o.BinDir = dir
+	if o.Dir == "" {
+		o.Dir = filepath.Join(dir, "logs")
+	}
+	logf("building runtime and links-toolset")
+	if err := controlplane.BuildCommands(dir, "./cmd/runtime", "./cmd/links-toolset"); err != nil {
+		return nil, nil, nil, err
+	}
+	logf("starting etcd and kube-apiserver")
+	if cp, err = controlplane.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	o.Env = cp
+	logf(fmt.Sprintf("starting %d runtime replicas and the Links toolset (logs in %s)", max(o.Replicas, 1), o.Dir))
+	f, err := Start(ctx, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, cp, func() error { f.Stop(); return cleanup() }, nil
 }

@@ -3,15 +3,19 @@ package loadgen
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Mix is the sequence each client repeats: Lists tools/list and Calls
 // tools/call requests, then a refresh every RefreshEvery rounds and a new
 // authorization (another grant, as a reconnecting user makes) every
-// AuthorizeEvery rounds; 0 never does either.
+// AuthorizeEvery rounds; 0 never does either. Pause waits between rounds,
+// which holds a client's rate down (a load far over a rate limit still
+// needs no more connections than the machine can open).
 type Mix struct {
 	Lists, Calls                 int
 	RefreshEvery, AuthorizeEvery int
+	Pause                        time.Duration
 }
 
 // Run makes each client (already authorized) repeat the mix until ctx ends,
@@ -34,6 +38,12 @@ func Run(ctx context.Context, clients []*Client, rec *Recorder, mix Mix) {
 				}
 				if mix.AuthorizeEvery > 0 && round%mix.AuthorizeEvery == 0 {
 					_ = rec.Record(ctx, OpAuthorize, i, func() error { return c.Authorize(ctx) })
+				}
+				if mix.Pause > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(mix.Pause):
+					}
 				}
 			}
 		})
