@@ -69,6 +69,13 @@ suspended: true`)},
 			wantField: "spec.members[0].role", wantMessage: `Unsupported value: "Owner"`},
 		{name: "duplicate toolset", manifest: handle("t1", `{toolsets: [{name: links}, {name: links}]}`),
 			wantField: "spec.toolsets[1]", wantMessage: `Duplicate value: {"name":"links"}`},
+		{name: "rate limits", manifest: handle("rl1", `{rateLimit: {perGrant: {requestsPerMinute: 120, burst: 20}, perHandle: {requestsPerMinute: 0}}}`)},
+		{name: "burst without a rate", manifest: handle("rl2", `{rateLimit: {perGrant: {requestsPerMinute: 0, burst: 5}}}`),
+			wantField: "spec.rateLimit.perGrant", wantMessage: "burst needs a requestsPerMinute above 0"},
+		{name: "empty rate limit", manifest: handle("rl3", `{rateLimit: {}}`),
+			wantField: "spec.rateLimit", wantMessage: "Invalid value: 0: spec.rateLimit in body should have at least 1 properties"},
+		{name: "rate beyond the bound", manifest: handle("rl4", `{rateLimit: {perHandle: {requestsPerMinute: 1000001}}}`),
+			wantField: "spec.rateLimit.perHandle.requestsPerMinute", wantMessage: "Invalid value: 1000001: spec.rateLimit.perHandle.requestsPerMinute in body should be less than or equal to 1000000"},
 	}
 	for _, reserved := range v1alpha1.ReservedHandleNames {
 		cases = append(cases, celCase{name: "reserved " + reserved, manifest: handle(reserved, `{}`),
