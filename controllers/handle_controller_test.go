@@ -12,14 +12,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	mcpapply "github.com/10xdotin/mcp-handle-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
+	"github.com/10xdotin/mcp-handle-operator/internal/ssa"
 	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
 )
 
@@ -116,12 +116,10 @@ func readyCertificate(t *testing.T, name string, status cmmeta.ConditionStatus, 
 // own field manager.
 func reportServing(t *testing.T, handle string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	patch := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{map[string]any{
-		"type": "Serving", "status": string(status), "reason": reason, "message": "runtime test double", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
-	}}}}}
-	patch.SetGroupVersionKind(mcpv1alpha1.GroupVersion.WithKind("Handle"))
-	patch.SetName(handle)
-	if err := env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner("mcp-handle-runtime"), client.ForceOwnership); err != nil {
+	serving := ssa.Conditions(metav1.Condition{Type: mcpv1alpha1.HandleConditionServing, Status: status, Reason: reason,
+		Message: "runtime test double", LastTransitionTime: metav1.NewTime(time.Now().Truncate(time.Second))})
+	if err := ssa.ApplyStatus(ctx, env.Client, mcpapply.Handle(handle).WithStatus(mcpapply.HandleStatus().WithConditions(serving...)),
+		"mcp-handle-runtime"); err != nil {
 		t.Fatal(err)
 	}
 }
