@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -132,6 +133,50 @@ var serverScenarios = map[string]serverScenario{
 	"input-required-result-validate-input":          {notApplicable: inputRequired},
 }
 
+// conformanceSuite is the suite's command line program, relative to
+// clientsDir.
+const conformanceSuite = "node_modules/@modelcontextprotocol/conformance/dist/index.js"
+
+// conformanceCheck is one check of a scenario's checks.json.
+type conformanceCheck struct{ ID, Status, ErrorMessage string }
+
+// readChecks reads a scenario's checks.json, which must hold a check.
+func readChecks(file string) ([]conformanceCheck, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var checks []conformanceCheck
+	if err := json.Unmarshal(data, &checks); err != nil || len(checks) == 0 {
+		return nil, fmt.Errorf("%s: %d checks (%v)", file, len(checks), err)
+	}
+	return checks, nil
+}
+
+// runServerSuite runs `conformance server` against mcpURL with more
+// arguments (--scenario, --spec-version, ...) and returns the checks of
+// every scenario that ran, by scenario, what the suite printed and how it
+// exited (non-zero when a check fails: the suite's ordinary report). A
+// result it cannot read fails the test.
+func (s *stack) runServerSuite(ctx context.Context, t *testing.T, mcpURL string, args ...string) (map[string][]conformanceCheck, string, error) {
+	t.Helper()
+	outDir := t.TempDir()
+	cmd := s.nodeCommand(ctx, nil, append([]string{conformanceSuite, "server", "--url", mcpURL, "--output-dir", outDir}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	runErr := cmd.Run()
+	files, _ := filepath.Glob(filepath.Join(outDir, "*", "checks.json"))
+	results := map[string][]conformanceCheck{}
+	for _, f := range files {
+		checks, err := readChecks(f)
+		if err != nil {
+			t.Fatalf("%v (the suite exited with %v):\n%s", err, runErr, out.String())
+		}
+		results[scenarioOf(filepath.Base(filepath.Dir(f)))] = checks
+	}
+	return results, out.String(), runErr
+}
+
 var listedScenario = regexp.MustCompile(`(?m)^\s+- (\S+) \[`)
 
 // TestConformanceServer runs the server scenarios of the conformance suite
@@ -150,8 +195,7 @@ func TestConformanceServer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	suite := "node_modules/@modelcontextprotocol/conformance/dist/index.js"
-	listed, err := s.nodeCommand(ctx, nil, suite, "list", "--server").Output()
+	listed, err := s.nodeCommand(ctx, nil, conformanceSuite, "list", "--server").Output()
 	if err != nil {
 		t.Fatalf("conformance list --server: %v", err)
 	}
@@ -180,22 +224,10 @@ func TestConformanceServer(t *testing.T) {
 		}
 		ran++
 		t.Run(name, func(t *testing.T) {
-			outDir := t.TempDir()
-			cmd := s.nodeCommand(ctx, nil, suite, "server", "--url", proxy, "--scenario", name, "--output-dir", outDir)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			runErr := cmd.Run() // non-zero when an expected check fails
-			files, _ := filepath.Glob(filepath.Join(outDir, "*", "checks.json"))
-			if len(files) != 1 {
-				t.Fatalf("%d results (%v):\n%s", len(files), runErr, out.String())
-			}
-			data, err := os.ReadFile(files[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			var checks []struct{ ID, Status, ErrorMessage string }
-			if err := json.Unmarshal(data, &checks); err != nil || len(checks) == 0 {
-				t.Fatalf("%d checks (%v):\n%s", len(checks), err, out.String())
+			results, out, runErr := s.runServerSuite(ctx, t, proxy, "--scenario", name)
+			checks := results[name]
+			if len(results) != 1 || len(checks) == 0 {
+				t.Fatalf("results of %v, want %s (%v):\n%s", slices.Sorted(maps.Keys(results)), name, runErr, out)
 			}
 			seen := map[string]bool{}
 			for _, c := range checks {
@@ -220,7 +252,7 @@ func TestConformanceServer(t *testing.T) {
 				t.Errorf("conformance server exited with %v", runErr)
 			}
 			if t.Failed() {
-				t.Logf("--- conformance output\n%s", out.String())
+				t.Logf("--- conformance output\n%s", out)
 			}
 		})
 	}

@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,7 +52,7 @@ func TestConformanceAuthorization(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := s.nodeCommand(ctx, nil, "node_modules/@modelcontextprotocol/conformance/dist/index.js", "authorization",
+	cmd := s.nodeCommand(ctx, nil, conformanceSuite, "authorization",
 		"--url", s.origin, "--client-id", client.Name, "--resource", s.cfg.CompatibilityURL(handle),
 		"--port", strconv.Itoa(port), "--output-dir", outDir)
 	var stderr bytes.Buffer
@@ -118,15 +116,9 @@ func TestConformanceAuthorization(t *testing.T) {
 	for _, f := range files {
 		scenario := scenarioOf(filepath.Base(filepath.Dir(f)))
 		ran = append(ran, scenario)
-		data, err := os.ReadFile(f)
+		checks, err := readChecks(f)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var checks []struct {
-			ID, Name, Status, ErrorMessage string
-		}
-		if err := json.Unmarshal(data, &checks); err != nil || len(checks) == 0 {
-			failure("%s: %d checks (%v)", f, len(checks), err)
+			failure("%v", err)
 		}
 		for _, c := range checks {
 			if c.Status != "SUCCESS" {
@@ -147,8 +139,9 @@ func TestConformanceAuthorization(t *testing.T) {
 }
 
 // scenarioOf returns the scenario of a result folder,
-// authorization-server-<scenario>-<timestamp>.
-var resultDir = regexp.MustCompile(`^authorization-server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$`)
+// authorization-server-<scenario>-<timestamp> or
+// server-<scenario>-<timestamp>.
+var resultDir = regexp.MustCompile(`^(?:authorization-)?server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$`)
 
 func scenarioOf(dir string) string {
 	if m := resultDir.FindStringSubmatch(dir); m != nil {
