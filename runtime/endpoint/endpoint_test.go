@@ -51,6 +51,15 @@ func (toolScopes) ToolScopes(_ *mcpv1alpha1.Handle, tool string) ([]mcpv1alpha1.
 	return nil, false
 }
 
+// ReadScopes: every handle has the prompt "links_summary" and the
+// resources of "toolset:links:...", which need links.read.
+func (toolScopes) ReadScopes(_ *mcpv1alpha1.Handle, prompt, uri string) ([]mcpv1alpha1.Scope, bool) {
+	if prompt == "links_summary" || strings.HasPrefix(uri, "toolset:links:") {
+		return []mcpv1alpha1.Scope{"links.read"}, true
+	}
+	return nil, false
+}
+
 // Await: the tools are there from the start.
 func (toolScopes) Await(context.Context, *mcpv1alpha1.Handle, string) {}
 
@@ -188,6 +197,22 @@ func TestGuideErrors(t *testing.T) {
 		{"foreign Origin", hosted, f.fullToken("acme", "conn-a"), initialize, []string{"Origin", "https://evil.example"}, 403, oautherr.ForbiddenOrigin, nil},
 		{"no skills.read for tools/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, nil, 403, oautherr.InsufficientScope,
 			[]string{`error="insufficient_scope"`, `scope="mcp.connect skills.read"`, hostedMetadata}},
+		{"no skills.read for prompts/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"prompts/list"}`, nil, 403, oautherr.InsufficientScope,
+			[]string{`scope="mcp.connect skills.read"`}},
+		{"no skills.read for resources/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"resources/list"}`, nil, 403, oautherr.InsufficientScope,
+			[]string{`scope="mcp.connect skills.read"`}},
+		{"no skills.read for resources/templates/list", hosted, f.token("acme", "conn-a", "mcp.connect"), `{"jsonrpc":"2.0","id":1,"method":"resources/templates/list"}`, nil, 403, oautherr.InsufficientScope,
+			[]string{`scope="mcp.connect skills.read"`}},
+		{"no links.read for a prompt", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"), `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"links_summary"}}`, nil, 403, oautherr.InsufficientScope,
+			[]string{`scope="mcp.connect skills.read links.read"`, "re-authorize with links.read"}},
+		{"no links.read for a resource", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"), `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"toolset:links:links://all"}}`, nil, 403, oautherr.InsufficientScope,
+			[]string{"re-authorize with links.read"}},
+		{"no links.read to complete a prompt argument", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"),
+			`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"links_summary"},"argument":{"name":"a","value":""}}}`, nil, 403, oautherr.InsufficientScope,
+			[]string{"re-authorize with links.read"}},
+		{"no links.read to complete a resource template argument", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"),
+			`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"toolset:links:links://{id}"},"argument":{"name":"id","value":""}}}`, nil, 403, oautherr.InsufficientScope,
+			[]string{"re-authorize with links.read"}},
 		{"no links.write for a tool", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read", "links.read"), createLink, nil, 403, oautherr.InsufficientScope,
 			[]string{`scope="mcp.connect skills.read links.read links.write"`, "re-authorize with links.write"}},
 	}

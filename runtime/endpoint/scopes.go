@@ -21,7 +21,16 @@ type message struct {
 	ID     json.RawMessage `json:"id,omitempty"`
 	Method string          `json:"method"`
 	Params struct {
+		// Name is the tool of a tools/call, the prompt of a prompts/get.
 		Name string `json:"name"`
+		// URI is the resource of a resources/read or resources/subscribe.
+		URI string `json:"uri"`
+		// Ref is what a completion/complete completes: a prompt (name) or
+		// a resource template (uri).
+		Ref struct {
+			Name string `json:"name"`
+			URI  string `json:"uri"`
+		} `json:"ref"`
 		// Meta may name the trace the request belongs to (tracing.ExtractMeta).
 		Meta map[string]any `json:"_meta"`
 	} `json:"params"`
@@ -47,11 +56,15 @@ func readMessages(w http.ResponseWriter, r *http.Request) ([]byte, []message, *p
 	return raw, msgs, nil
 }
 
-// Tools says which scopes a handle's tool needs.
+// Tools says which scopes a handle's tools, prompts and resources need.
 type Tools interface {
 	// ToolScopes returns the scopes needed to call the tool, and false
 	// when the handle has no such tool (mcp-go then answers the call).
 	ToolScopes(h *mcpv1alpha1.Handle, tool string) ([]mcpv1alpha1.Scope, bool)
+	// ReadScopes returns the scopes needed to read from the toolset that
+	// owns a prompt (by name) or a resource (by URI), and false when none
+	// of the handle's toolsets owns it (mcp-go then answers).
+	ReadScopes(h *mcpv1alpha1.Handle, prompt, uri string) ([]mcpv1alpha1.Scope, bool)
 	// Await waits (bounded) while the tools of the handle's toolsets are
 	// still being fetched: of the one the tool belongs to, or of all of
 	// them when tool is "". A replica that has just started then answers
@@ -59,15 +72,16 @@ type Tools interface {
 	Await(ctx context.Context, h *mcpv1alpha1.Handle, tool string)
 }
 
-// await waits for the tools the messages need: all of the handle's for a
-// tools/list, the called tool's toolset for a tools/call.
+// await waits for the toolsets the messages need: the called tool's or
+// the prompt's for a tools/call or a prompts/get, all of the handle's for
+// the lists, reads and completions.
 func await(ctx context.Context, tools Tools, h *mcpv1alpha1.Handle, msgs []message) {
 	for _, m := range msgs {
 		switch m.Method {
-		case "tools/list":
-			tools.Await(ctx, h, "")
-		case "tools/call":
+		case "tools/call", "prompts/get":
 			tools.Await(ctx, h, m.Params.Name)
+		case "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read", "completion/complete":
+			tools.Await(ctx, h, "")
 		}
 	}
 }
@@ -83,18 +97,24 @@ func needsTools(msgs []message) bool {
 }
 
 // needed returns the scopes a message needs: mcp.connect for everything,
-// skills.read to discover tools, the tool's own scopes to call it.
+// skills.read to discover tools, prompts and resources, the tool's own
+// scopes to call it, the toolset's read scopes to get a prompt, read a
+// resource or complete an argument of either.
 func needed(tools Tools, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {
 	want, _ := tokens.NewScopeSet(mcpv1alpha1.ScopeMCPConnect)
+	var scopes []mcpv1alpha1.Scope
 	switch m.Method {
-	case "tools/list":
-		s, _ := tokens.NewScopeSet(mcpv1alpha1.ScopeSkillsRead)
-		want |= s
+	case "tools/list", "prompts/list", "resources/list", "resources/templates/list":
+		scopes = []mcpv1alpha1.Scope{mcpv1alpha1.ScopeSkillsRead}
 	case "tools/call":
-		if scopes, ok := tools.ToolScopes(h, m.Params.Name); ok {
-			s, _ := tokens.NewScopeSet(scopes...)
-			want |= s
-		}
+		scopes, _ = tools.ToolScopes(h, m.Params.Name)
+	case "prompts/get":
+		scopes, _ = tools.ReadScopes(h, m.Params.Name, "")
+	case "resources/read":
+		scopes, _ = tools.ReadScopes(h, "", m.Params.URI)
+	case "completion/complete":
+		scopes, _ = tools.ReadScopes(h, m.Params.Ref.Name, m.Params.Ref.URI)
 	}
-	return want
+	s, _ := tokens.NewScopeSet(scopes...)
+	return want | s
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -139,8 +140,16 @@ type Manager struct {
 	tools map[string]entry
 	sets  map[string]*state
 	base  context.Context
+	// prompts maps a registered prompt name to the state that registered
+	// it; mu guards it.
+	prompts map[string]*state
 	// tokens are upstream tokens kept for reuse.
 	tokens tokenCache
+	// progress relays upstream progress to clients (relay.go).
+	progress progressRelay
+	// pages are upstream list pages kept for their caching hints
+	// (resources.go).
+	pages pageCache
 }
 
 // entry is one registered tool and the state that registered it.
@@ -164,7 +173,14 @@ type state struct {
 	refreshMu  sync.Mutex
 	conn       *conn
 	registered map[string]mcp.Tool
+	prompts    map[string]mcp.Prompt
 	count      int32
+
+	// readScopes are the Toolset's spec.scopes.read: what reading its
+	// resources and prompts needs. mu guards it.
+	readScopes []mcpv1alpha1.Scope
+	// offersResources says the upstream declared the resources capability.
+	offersResources atomic.Bool
 
 	// listed says the last fetch of the tools succeeded.
 	listed atomic.Bool
@@ -414,6 +430,7 @@ func (m *Manager) state(name string) *state {
 	if m.sets == nil {
 		m.sets = map[string]*state{}
 		m.tools = map[string]entry{}
+		m.prompts = map[string]*state{}
 	}
 	base := m.base
 	if base == nil {
@@ -476,9 +493,9 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	}
 	c := m.connect(st, &ts.Spec)
 	listCtx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
 	listStart := time.Now()
 	tools, listErr := c.list(listCtx, func() (string, error) { return m.systemToken(c.url) })
-	cancel()
 	m.observe(st.name, "tools/list", listStart, listErr)
 	if listErr == nil && len(tools) > MaxTools {
 		listErr = fmt.Errorf("the upstream lists %d tools, more than %d", len(tools), MaxTools)
@@ -492,6 +509,7 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	}
 	if listErr == nil {
 		st.count = m.register(st, ts, tools)
+		m.refreshReadable(listCtx, st, c, &ts.Spec)
 		c.listen(func() (string, error) { return m.systemToken(c.url) }, func() {
 			select {
 			case st.poke <- struct{}{}:
@@ -524,6 +542,7 @@ func (m *Manager) connect(st *state, spec *mcpv1alpha1.ToolsetSpec) *conn {
 		return old
 	}
 	c := newConn(st.ctx, spec.URL, Timeout(spec), m.maxInFlight(), m.httpClient(), m.log())
+	c.notify = func(n mcp.JSONRPCNotification) { m.notified(st, n) }
 	m.mu.Lock()
 	st.conn = c
 	m.mu.Unlock()
@@ -567,7 +586,7 @@ func (m *Manager) register(st *state, ts *mcpv1alpha1.Toolset, list []mcp.Tool) 
 	}
 	var add []server.ServerTool
 	for name, t := range next {
-		if old, ok := st.registered[name]; !ok || !sameTool(old, t) {
+		if old, ok := st.registered[name]; !ok || !sameJSON(old, t) {
 			add = append(add, server.ServerTool{Tool: t, Handler: m.handler(ts.Name, meta[name].Upstream)})
 		}
 	}
@@ -633,6 +652,9 @@ func (m *Manager) unregister(st *state) {
 	}
 	m.mu.Unlock()
 	st.registered = nil
+	m.deletePrompts(st, slices.Collect(maps.Keys(st.prompts)))
+	st.prompts = nil
+	m.forgetPages(st.name)
 }
 
 // addTools registers tools; the server panics on a tool it refuses.
@@ -646,7 +668,7 @@ func addTools(s *server.MCPServer, tools []server.ServerTool) (err error) {
 	return nil
 }
 
-func sameTool(a, b mcp.Tool) bool {
+func sameJSON[T any](a, b T) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
@@ -654,3 +676,40 @@ func sameTool(a, b mcp.Tool) bool {
 
 // errNoPrincipal is the call error without an authenticated handle.
 var errNoPrincipal = errors.New("no authenticated handle")
+
+// refreshReadable fetches what the toolset offers besides tools: its
+// prompts (registered like its tools) and whether it offers resources (read
+// live, resources.go). A failure keeps what was registered and is logged:
+// the tools stand on their own. Called with st.refreshMu held.
+func (m *Manager) refreshReadable(ctx context.Context, st *state, c *conn, spec *mcpv1alpha1.ToolsetSpec) {
+	m.mu.Lock()
+	st.readScopes = nil
+	if spec.Scopes != nil {
+		st.readScopes = slices.Clone(spec.Scopes.Read)
+	}
+	m.mu.Unlock()
+	if cl := c.client.Load(); cl != nil {
+		st.offersResources.Store(cl.GetServerCapabilities().Resources != nil)
+	}
+	prompts, err := c.listPrompts(ctx, func() (string, error) { return m.systemToken(c.url) })
+	if err != nil {
+		m.log().Info("toolset prompts not refreshed", "toolset", st.name, "error", describe(err, ctx))
+		return
+	}
+	m.registerPrompts(st, prompts)
+}
+
+// notified handles a notification of st's upstream on the runtime's
+// session: progress of a forwarded request is relayed to its client, a
+// changed prompt list is fetched again, a changed resource list drops the
+// pages kept of it. The rest is the runtime's own session's (relay.go).
+func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
+	switch mcp.MCPMethod(n.Method) {
+	case mcp.MethodNotificationProgress:
+		m.progress.deliver(n)
+	case mcp.MethodNotificationPromptsListChanged:
+		m.Sync(st.name)
+	case mcp.MethodNotificationResourcesListChanged:
+		m.forgetPages(st.name)
+	}
+}

@@ -120,6 +120,9 @@ type conn struct {
 	client    atomic.Pointer[mcpclient.Client]
 	listening atomic.Bool
 	onChange  atomic.Pointer[func()]
+	// notify receives every notification of the upstream (set before the
+	// first request).
+	notify func(mcp.JSONRPCNotification)
 }
 
 type tokenKey struct{}
@@ -186,7 +189,9 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 	if err != nil {
 		return nil, err
 	}
-	cl := mcpclient.NewClient(tr)
+	// The upstream may ask the client of a forwarded request for sampling,
+	// elicitation and roots: relayed to that client (relay.go).
+	cl := mcpclient.NewClient(tr, mcpclient.WithSamplingHandler(relay{}), mcpclient.WithElicitationHandler(relay{}), mcpclient.WithRootsHandler(relay{}))
 	if err := cl.Start(c.ctx); err != nil {
 		return nil, err
 	}
@@ -195,6 +200,9 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 			if f := c.onChange.Load(); f != nil {
 				(*f)()
 			}
+		}
+		if c.notify != nil {
+			c.notify(n)
 		}
 	})
 	init := mcp.InitializeRequest{}
@@ -295,7 +303,7 @@ func (m *Manager) handler(toolset, tool string) server.ToolHandlerFunc {
 }
 
 // errNoResult is an upstream answer without a result: a failed call.
-var errNoResult = errors.New("no result")
+var errNoResult = errors.New("the upstream answered with no result")
 
 // observe records an upstream call that started at start.
 func (m *Manager) observe(toolset, operation string, start time.Time, err error) {
@@ -307,62 +315,27 @@ func (m *Manager) observe(toolset, operation string, start time.Time, err error)
 // call forwards one tools/call to the upstream. Every failure is a tool
 // result with isError set, naming the toolset.
 func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
-	p := principalOf(ctx)
-	if p == nil {
-		return toolError("tool %q: %v", Name(toolset, tool), errNoPrincipal)
-	}
-	if !names(p.Handle, toolset) {
-		return toolError("the handle %q does not use the toolset %q", p.Handle.Name, toolset)
-	}
-	m.mu.RLock()
-	st := m.sets[toolset]
-	var c *conn
-	if st != nil {
-		c = st.conn
-	}
-	m.mu.RUnlock()
-	if c == nil {
-		return toolError("toolset %q is not available", toolset)
-	}
-	select {
-	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
-	default:
-		return toolError("toolset %q is busy (%d calls in flight); try again shortly", toolset, cap(c.sem))
-	}
-	token, err := m.upstreamToken(c.url, p)
-	if err != nil {
-		m.log().Error("upstream token not minted", "toolset", toolset, "error", err)
-		return toolError("toolset %q: the runtime could not mint the upstream token", toolset)
-	}
-	timeout := c.timeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	// A new request: nothing of the client's request (its headers, its
-	// _meta) goes upstream but the arguments.
+	// _meta) goes upstream but the arguments, and a progress token of the
+	// runtime's own when the client asked for progress (relay.go).
 	out := mcp.CallToolRequest{}
 	out.Params.Name = tool
 	out.Params.Arguments = req.Params.Arguments
 	out.Params.RawArguments = req.Params.RawArguments
-	start := time.Now()
-	ctx, end := traceUpstream(ctx, "tools/call", c.url, attribute.String("mcp.toolset", toolset), attribute.String("gen_ai.tool.name", tool))
-	res, err := do(ctx, c, func() (string, error) { return m.systemToken(c.url) }, func(cl *mcpclient.Client) (*mcp.CallToolResult, error) {
-		return cl.CallTool(withToken(ctx, token), out)
-	})
-	if err == nil && res == nil {
-		err = errNoResult
+	res, err := forward(ctx, m, toolset, "tools/call", func(ctx context.Context, cl *mcpclient.Client) (*mcp.CallToolResult, error) {
+		meta, done := m.relayProgress(ctx, req.Params.Meta)
+		defer done()
+		out.Params.Meta = meta
+		res, err := cl.CallTool(ctx, out)
+		if err == nil && res == nil {
+			err = errNoResult
+		}
+		return res, err
+	}, attribute.String("gen_ai.tool.name", tool))
+	if err != nil {
+		return toolError("%s", err.Error())
 	}
-	end(err)
-	m.observe(toolset, "tools/call", start, err)
-	switch {
-	case errors.Is(err, errNoResult):
-		return toolError("toolset %q answered with no result", toolset)
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return toolError("toolset %q did not answer within %s", toolset, timeout)
-	case err != nil:
-		return toolError("toolset %q: %s", toolset, describe(err, ctx))
-	}
-	return res
+	return rewriteContent(toolset, res)
 }
 
 func scopeStrings(p *principal.Principal) []string {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
@@ -65,15 +65,17 @@ func (s *stack) startEverything(t *testing.T) string {
 }
 
 // upstreamTools lists an upstream's tools directly, as a client that
-// declares no capabilities (like the runtime) sees them.
+// declares the capabilities the runtime declares (sampling, elicitation,
+// roots: it relays them) sees them.
 func upstreamTools(t *testing.T, mcpURL string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.NewStreamableHttpClient(mcpURL)
+	tr, err := transport.NewStreamableHTTP(mcpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := client.NewClient(tr, client.WithSamplingHandler(downstream{}), client.WithElicitationHandler(downstream{}), client.WithRootsHandler(downstream{}))
 	defer func() { _ = c.Close() }()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -121,27 +123,13 @@ func setHandleToolsets(t *testing.T, names ...string) {
 // the upstream and back.
 func TestThirdPartyUpstream(t *testing.T) {
 	s := newStack(t)
-	upstreamURL := s.startEverything(t)
-	upstream := upstreamTools(t, upstreamURL)
+	token := s.mintAccess(t, "everything-test", handleScopes...)
+	_, upstream := s.mountEverything(t, token)
 	if !slices.Contains(upstream, "echo") {
 		t.Fatalf("server-everything lists %v, without echo", upstream)
 	}
-	putToolset(t, everythingToolset, mcpv1alpha1.ToolsetSpec{URL: upstreamURL})
-	setHandleToolsets(t, linksToolset, everythingToolset)
-	t.Cleanup(func() {
-		setHandleToolsets(t, linksToolset)
-		_ = env.Client.Delete(context.Background(), &mcpv1alpha1.Toolset{ObjectMeta: metav1.ObjectMeta{Name: everythingToolset}})
-	})
-
-	want := slices.Clone(linksTools)
-	for _, name := range upstream {
-		want = append(want, everythingToolset+"_"+name)
-	}
-	slices.Sort(want)
-	token := s.mintAccess(t, "everything-test", handleScopes...)
-	hosted := s.cfg.HostedURL(handle)
-	s.waitForTools(t, hosted, token, want)
 	t.Logf("the runtime lists %d tools of server-everything", len(upstream))
+	hosted := s.cfg.HostedURL(handle)
 
 	for _, mcpURL := range []string{hosted, s.cfg.GatewayURL(), s.cfg.CompatibilityURL(handle)} {
 		status, _, hdr := s.rpc(t, mcpURL, token, "", "initialize", map[string]any{"protocolVersion": "2025-11-25",

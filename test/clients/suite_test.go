@@ -113,6 +113,14 @@ const linksToolset = "links"
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackOf(t, 2)
+}
+
+// newStackOf is newStack with the given number of runtime replicas behind
+// the round-robin listener: 1 stands for a Gateway that keeps a client's
+// session on one replica (session affinity).
+func newStackOf(t *testing.T, replicaCount int) *stack {
+	t.Helper()
 	s := &stack{}
 	var next atomic.Uint64
 	var replicas []http.Handler
@@ -136,7 +144,7 @@ func newStack(t *testing.T) *stack {
 	withMCP := testruntime.MCP(t, env.Config, env.Client)
 
 	c := env.Client
-	for range 2 {
+	for range replicaCount {
 		srv := testruntime.NewServer(t, cfg, c, c, "mcp-users")
 		s.keys = srv.Keys
 		withMCP(srv)
