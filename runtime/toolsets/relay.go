@@ -58,7 +58,9 @@ func (relay) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.RequestSampling(ctx, req)
+	// Deprecated as of 2026-07-28 (SEP-2577), still part of the versions
+	// before it, which are the ones it is relayed on.
+	return s.RequestSampling(ctx, req) //nolint:staticcheck // see above
 }
 
 func (relay) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {

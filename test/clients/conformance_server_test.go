@@ -142,8 +142,11 @@ func readChecks(file string) ([]conformanceCheck, error) {
 		return nil, err
 	}
 	var checks []conformanceCheck
-	if err := json.Unmarshal(data, &checks); err != nil || len(checks) == 0 {
-		return nil, fmt.Errorf("%s: %d checks (%v)", file, len(checks), err)
+	if err := json.Unmarshal(data, &checks); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(checks) == 0 {
+		return nil, fmt.Errorf("%s: no checks", file)
 	}
 	return checks, nil
 }
