@@ -41,11 +41,13 @@ func (downstream) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.ListRoo
 
 // connect opens an MCP client on the runtime's hosted URL with token,
 // answering sampling, elicitation and roots requests, at the given
-// protocol version (the newest the runtime offers when "").
-func (s *stack) connect(t *testing.T, token, version string) *mcpclient.Client {
+// protocol version (the newest the runtime offers when ""), with the
+// transport's further options (say, its standalone GET stream).
+func (s *stack) connect(t *testing.T, token, version string, options ...transport.StreamableHTTPCOption) *mcpclient.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(s.cfg.HostedURL(handle), transport.WithHTTPBasicClient(s.httpClient()),
-		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	options = append([]transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(s.httpClient()),
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token})}, options...)
+	tr, err := transport.NewStreamableHTTP(s.cfg.HostedURL(handle), options...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +57,12 @@ func (s *stack) connect(t *testing.T, token, version string) *mcpclient.Client {
 	}
 	c := mcpclient.NewClient(tr, opts...)
 	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
+	// Start's context is the standalone GET stream's, for the client's life.
+	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ClientInfo = mcp.Implementation{Name: "passthrough_test", Version: "1"}
 	if _, err := c.Initialize(ctx, init); err != nil {
@@ -227,23 +230,24 @@ func TestPassThrough(t *testing.T) {
 	})
 }
 
-// TestServerToClientRequests: on 2025-11-25, the upstream's elicitation
-// request during a tool call is answered by the client that called the
-// tool. The client's answer must reach the replica
+// TestServerToClientRequests: on 2025-11-25, the upstream's sampling and
+// elicitation requests during a tool call are answered by the client that
+// called the tool. mcp-go's server sends elicitation on the stream of the
+// call, sampling on the client's standalone GET stream, which this client
+// opens, as the official SDK's does. The client's answer must reach the replica
 // that relayed the request (docs/mcp.md, "Server-to-client requests"): the
 // stack has one replica, as a Gateway with session affinity gives.
 func TestServerToClientRequests(t *testing.T) {
 	s := newStackOf(t, 1)
 	token := s.mountReadScoped(t)
-	c := s.connect(t, token, "2025-11-25")
+	c := s.connect(t, token, "2025-11-25", transport.WithContinuousListening())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// Sampling is relayed the same way but its answer reaches the runtime
-	// only when the upstream's request has timed out (docs/mcp.md, "Not
-	// yet"); roots: server-everything reports none even when asked
-	// directly.
+	// Not roots: server-everything asks for them outside the call (not on
+	// its stream), which nothing can tie to a client (docs/mcp.md).
 	for _, tc := range []struct{ tool, want string }{
 		{"everything_trigger-elicitation-request", "Alice Liddell"},
+		{"everything_trigger-sampling-request", sampledText},
 	} {
 		tool, want := tc.tool, tc.want
 		call := mcp.CallToolRequest{}
