@@ -46,15 +46,17 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 	hooks := bootstrap.Hooks()
 	hooks.AddBeforeInitialize(endpoint.NegotiateVersion)
 	tools.ResourceHooks(hooks)
+	tools.SubscriptionHooks(hooks)
 	// What the handle's toolsets offer passes through (docs/mcp.md,
 	// "Capabilities"): tools and prompts registered per toolset and
 	// filtered per handle, resources listed live, completions forwarded,
-	// and the client's sampling, elicitation and roots relayed to the
-	// upstream that asks. Resource subscriptions are not offered.
+	// resource updates relayed to the subscribed sessions, and the
+	// client's sampling, elicitation and roots relayed to the upstream that
+	// asks.
 	tools.Server = server.NewMCPServer("mcp-handle-operator", version,
 		server.WithToolCapabilities(true), server.WithToolFilter(tools.Filter),
 		server.WithPromptCapabilities(true), server.WithPromptFilter(tools.PromptFilter),
-		server.WithResourceCapabilities(false, true),
+		server.WithResourceCapabilities(true, true),
 		server.WithCompletions(), server.WithPromptCompletionProvider(tools), server.WithResourceCompletionProvider(tools),
 		server.WithLogging(),
 		server.WithHooks(hooks), server.WithRecovery())

@@ -207,6 +207,8 @@ func TestGuideErrors(t *testing.T) {
 			[]string{`scope="mcp.connect skills.read links.read"`, "re-authorize with links.read"}},
 		{"no links.read for a resource", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"), `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"toolset:links:links://all"}}`, nil, 403, oautherr.InsufficientScope,
 			[]string{"re-authorize with links.read"}},
+		{"no links.read to subscribe to a resource", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"), `{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"toolset:links:links://all"}}`, nil, 403, oautherr.InsufficientScope,
+			[]string{"re-authorize with links.read"}},
 		{"no links.read to complete a prompt argument", hosted, f.token("acme", "conn-a", "mcp.connect", "skills.read"),
 			`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"links_summary"},"argument":{"name":"a","value":""}}}`, nil, 403, oautherr.InsufficientScope,
 			[]string{"re-authorize with links.read"}},

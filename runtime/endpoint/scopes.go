@@ -110,7 +110,7 @@ func needed(tools Tools, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {
 		scopes, _ = tools.ToolScopes(h, m.Params.Name)
 	case "prompts/get":
 		scopes, _ = tools.ReadScopes(h, m.Params.Name, "")
-	case "resources/read":
+	case "resources/read", "resources/subscribe":
 		scopes, _ = tools.ReadScopes(h, "", m.Params.URI)
 	case "completion/complete":
 		scopes, _ = tools.ReadScopes(h, m.Params.Ref.Name, m.Params.Ref.URI)

@@ -150,6 +150,9 @@ type Manager struct {
 	// pages are upstream list pages kept for their caching hints
 	// (resources.go).
 	pages pageCache
+	// subs are the client sessions subscribed to resources
+	// (subscriptions.go).
+	subs subscriptions
 }
 
 // entry is one registered tool and the state that registered it.
@@ -702,7 +705,8 @@ func (m *Manager) refreshReadable(ctx context.Context, st *state, c *conn, spec 
 // notified handles a notification of st's upstream on the runtime's
 // session: progress of a forwarded request is relayed to its client, a
 // changed prompt list is fetched again, a changed resource list drops the
-// pages kept of it. The rest is the runtime's own session's (relay.go).
+// pages kept of it, a resource update goes to the sessions subscribed to
+// it. The rest is the runtime's own session's (relay.go).
 func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
 	switch mcp.MCPMethod(n.Method) {
 	case mcp.MethodNotificationProgress:
@@ -711,5 +715,7 @@ func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
 		m.Sync(st.name)
 	case mcp.MethodNotificationResourcesListChanged:
 		m.forgetPages(st.name)
+	case mcp.MethodNotificationResourceUpdated:
+		m.updated(st.name, n)
 	}
 }

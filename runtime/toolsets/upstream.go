@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,37 @@ type conn struct {
 	// notify receives every notification of the upstream (set before the
 	// first request).
 	notify func(mcp.JSONRPCNotification)
+
+	// subscribed are the upstream URIs subscribed to on the current client
+	// (subscriptions.go); a new client starts with none.
+	subMu      sync.Mutex
+	subscribed map[string]bool
+	subClient  *mcpclient.Client
+}
+
+// markSubscribed records that uri is to be subscribed to on the current
+// client, and reports whether it was not yet.
+func (c *conn) markSubscribed(uri string) bool {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	if cl := c.client.Load(); cl != c.subClient {
+		c.subClient, c.subscribed = cl, nil
+	}
+	if c.subscribed[uri] {
+		return false
+	}
+	if c.subscribed == nil {
+		c.subscribed = map[string]bool{}
+	}
+	c.subscribed[uri] = true
+	return true
+}
+
+// unmarkSubscribed forgets a subscription that failed.
+func (c *conn) unmarkSubscribed(uri string) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	delete(c.subscribed, uri)
 }
 
 type tokenKey struct{}
@@ -132,11 +164,22 @@ func withToken(ctx context.Context, token string) context.Context {
 	return context.WithValue(ctx, tokenKey{}, token)
 }
 
+// streamTokenKey holds, in the context of the connection's standalone
+// stream, the function minting the runtime's own token for it.
+type streamTokenKey struct{}
+
 // bearer is the transport's header function: the token in the request's
-// context, or no Authorization at all (never anything else).
+// context; for the connection's standalone GET stream (whose context has no
+// request token), a fresh token of the runtime's own; otherwise no
+// Authorization at all (never anything else).
 func bearer(ctx context.Context) map[string]string {
 	if token, _ := ctx.Value(tokenKey{}).(string); token != "" {
 		return map[string]string{"Authorization": "Bearer " + token}
+	}
+	if mint, _ := ctx.Value(streamTokenKey{}).(func() (string, error)); mint != nil {
+		if token, err := mint(); err == nil {
+			return map[string]string{"Authorization": "Bearer " + token}
+		}
 	}
 	return nil
 }
@@ -178,21 +221,45 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 	if c.ctx.Err() != nil {
 		return nil, errors.New("the connection to the upstream is closed")
 	}
+	cl, err := c.start(ctx, token, false)
+	if err != nil {
+		return nil, err
+	}
+	// An upstream before protocol 2026-07-28 that offers resource
+	// subscriptions sends their updates on the standalone GET stream, which
+	// mcp-go's client opens only from the start (and which pins it to the
+	// older protocols): connect again with it.
+	if caps := cl.GetServerCapabilities(); !mcp.IsModernProtocol(cl.ProtocolVersion()) && caps.Resources != nil && caps.Resources.Subscribe {
+		_ = cl.Close()
+		if cl, err = c.start(ctx, token, true); err != nil {
+			return nil, err
+		}
+	}
+	c.client.Store(cl)
+	return cl, nil
+}
+
+// start connects a new client to the upstream and initializes it, with the
+// standalone GET stream when listen is set.
+func (c *conn) start(ctx context.Context, token func() (string, error), listen bool) (*mcpclient.Client, error) {
 	tok, err := token()
 	if err != nil {
 		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
 	}
-	tr, err := transport.NewStreamableHTTP(c.url,
-		transport.WithHTTPBasicClient(c.http),
-		transport.WithHTTPHeaderFunc(bearer),
-		transport.WithHTTPLogger(c.log))
+	options := []transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(c.http), transport.WithHTTPHeaderFunc(bearer), transport.WithHTTPLogger(c.log)}
+	if listen {
+		options = append(options, transport.WithContinuousListening()) //nolint:staticcheck // only for upstreams before 2026-07-28 (see get)
+	}
+	tr, err := transport.NewStreamableHTTP(c.url, options...)
 	if err != nil {
 		return nil, err
 	}
 	// The upstream may ask the client of a forwarded request for sampling,
 	// elicitation and roots: relayed to that client (relay.go).
 	cl := mcpclient.NewClient(tr, mcpclient.WithSamplingHandler(relay{}), mcpclient.WithElicitationHandler(relay{}), mcpclient.WithRootsHandler(relay{}))
-	if err := cl.Start(c.ctx); err != nil {
+	// Start's context is the GET stream's: its requests carry a fresh token
+	// of the runtime's own (bearer).
+	if err := cl.Start(context.WithValue(c.ctx, streamTokenKey{}, token)); err != nil {
 		return nil, err
 	}
 	cl.OnNotification(func(n mcp.JSONRPCNotification) {
@@ -211,7 +278,6 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 		_ = cl.Close()
 		return nil, fmt.Errorf("failed to initialize: %w", err)
 	}
-	c.client.Store(cl)
 	return cl, nil
 }
 

@@ -240,7 +240,7 @@ func TestPassThrough(t *testing.T) {
 func TestServerToClientRequests(t *testing.T) {
 	s := newStackOf(t, 1)
 	token := s.mountReadScoped(t)
-	c := s.connect(t, token, "2025-11-25", transport.WithContinuousListening())
+	c := s.connect(t, token, "2025-11-25", standaloneStream())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Not roots: server-everything asks for them outside the call (not on
@@ -258,6 +258,66 @@ func TestServerToClientRequests(t *testing.T) {
 			t.Errorf("%s: %v, %s; want the answer of this client (%q)", tool, err, resultText(res), want)
 		}
 	}
+}
+
+// TestResourceSubscriptions: a client subscribed to a resource of a toolset
+// gets the upstream's updates of it, under the runtime's URI, on its GET
+// stream; one that is not subscribed gets none. The stack has one replica,
+// as a Gateway with session affinity gives (docs/mcp.md).
+func TestResourceSubscriptions(t *testing.T) {
+	s := newStackOf(t, 1)
+	token := s.mountReadScoped(t)
+	const uri = "toolset:everything:demo://resource/static/document/architecture.md"
+	subscribed := s.connect(t, token, "2025-11-25", standaloneStream())
+	other := s.connect(t, token, "2025-11-25", standaloneStream())
+	updates := func(c *mcpclient.Client) func() []string {
+		var mu sync.Mutex
+		var got []string
+		c.OnNotification(func(n mcp.JSONRPCNotification) {
+			if n.Method == string(mcp.MethodNotificationResourceUpdated) {
+				mu.Lock()
+				got = append(got, fmt.Sprint(n.Params.AdditionalFields["uri"]))
+				mu.Unlock()
+			}
+		})
+		return func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(got)
+		}
+	}
+	gotSubscribed, gotOther := updates(subscribed), updates(other)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := subscribed.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: uri}}); err != nil { //nolint:staticcheck // the 2025-11-25 RPC under test
+		t.Fatal(err)
+	}
+	// server-everything sends updates of the subscribed URIs of its session
+	// (the runtime's) once a call of this tool turns them on.
+	call := mcp.CallToolRequest{}
+	call.Params.Name = "everything_toggle-subscriber-updates"
+	if res, err := subscribed.CallTool(ctx, call); err != nil || res.IsError {
+		t.Fatalf("%s: %v, %s", call.Params.Name, err, resultText(res))
+	}
+	waitfor.Eventually(t, 20*time.Second, "an update of the subscribed resource", func() error {
+		if got := gotSubscribed(); !slices.Contains(got, uri) {
+			return fmt.Errorf("updates %v", got)
+		}
+		return nil
+	})
+	if got := gotOther(); len(got) != 0 {
+		t.Errorf("a session that did not subscribe got updates %v", got)
+	}
+	if err := subscribed.Unsubscribe(ctx, mcp.UnsubscribeRequest{Params: mcp.UnsubscribeParams{URI: uri}}); err != nil { //nolint:staticcheck // the 2025-11-25 RPC under test
+		t.Fatal(err)
+	}
+}
+
+// standaloneStream opens the client's standalone GET stream (2025-11-25),
+// where mcp-go's server sends sampling and roots requests and resource
+// updates.
+func standaloneStream() transport.StreamableHTTPCOption {
+	return transport.WithContinuousListening() //nolint:staticcheck // the 2025-11-25 stream under test
 }
 
 // callWithProgress calls everything's long-running tool with a progress

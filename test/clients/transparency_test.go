@@ -33,9 +33,6 @@ var refusedOnPurpose = map[string]string{
 	"server-sse-multiple-streams/server-sse-streams-functional": "The runtime answers a POST with JSON unless it has something to " +
 		"stream before the answer (progress, a server request), as the protocol allows; the suite reports INFO, not SUCCESS.",
 	"server-sse-polling/server-sse-priming-event": "Follows from JSON answers to POSTs: there is no SSE stream to prime.",
-	"resources-subscribe/resources-subscribe": "Not yet: resource subscriptions are not offered (resources.subscribe is false), " +
-		"since updates arrive on the runtime's one upstream session and are not yet fanned out to the subscribed clients.",
-	"resources-unsubscribe/resources-unsubscribe": "Not yet: follows from resources.subscribe false (see resources-subscribe).",
 }
 
 // bareToolName is why a scenario that calls a fixture tool by its bare name
