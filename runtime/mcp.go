@@ -45,22 +45,8 @@ func NewMCP(s *Server, reader client.Reader, writer client.Client, minter *upstr
 	bootstrap := &endpoint.Bootstrap{Grants: cluster, Recorder: s.Grants, Handles: cluster, Tools: tools, Log: log, Now: time.Now}
 	hooks := bootstrap.Hooks()
 	hooks.AddBeforeInitialize(endpoint.NegotiateVersion)
-	tools.ResourceHooks(hooks)
-	tools.SubscriptionHooks(hooks)
-	// What the handle's toolsets offer passes through (docs/mcp.md,
-	// "Capabilities"): tools and prompts registered per toolset and
-	// filtered per handle, resources listed live, completions forwarded,
-	// resource updates relayed to the subscribed sessions, and the
-	// client's sampling, elicitation and roots relayed to the upstream that
-	// asks.
-	tools.Server = server.NewMCPServer("mcp-handle-operator", version,
-		server.WithToolCapabilities(true), server.WithToolFilter(tools.Filter),
-		server.WithPromptCapabilities(true), server.WithPromptFilter(tools.PromptFilter),
-		server.WithResourceCapabilities(true, true),
-		server.WithCompletions(), server.WithPromptCompletionProvider(tools), server.WithResourceCompletionProvider(tools),
-		server.WithLogging(),
-		server.WithHooks(hooks), server.WithRecovery())
-	tools.Server.AddResourceTemplates(tools.ResourceTemplate())
+	tools.Server = server.NewMCPServer("mcp-handle-operator", version, append(tools.ServerOptions(hooks), server.WithRecovery())...)
+	tools.Register()
 	s.Upstream = minter
 	s.Authorized = bootstrap.Authorized
 	var grants endpoint.Grants = cluster

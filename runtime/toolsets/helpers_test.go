@@ -58,8 +58,15 @@ type fakeUpstream struct {
 
 func startUpstream(t *testing.T, tools ...server.ServerTool) *fakeUpstream {
 	t.Helper()
-	u := &fakeUpstream{mcp: server.NewMCPServer("upstream", "1.0.0", server.WithToolCapabilities(true))}
+	u := startServer(t, server.NewMCPServer("upstream", "1.0.0", server.WithToolCapabilities(true)))
 	u.mcp.AddTools(tools...)
+	return u
+}
+
+// startServer serves an upstream MCP server as a fakeUpstream.
+func startServer(t *testing.T, upstreamServer *server.MCPServer) *fakeUpstream {
+	t.Helper()
+	u := &fakeUpstream{mcp: upstreamServer}
 	h := server.NewStreamableHTTPServer(u.mcp)
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -148,7 +155,8 @@ func verify(t *testing.T, m *upstream.Minter, auth string) upstream.TokenClaims 
 func newManager(t *testing.T, minter toolsets.Minter) *toolsets.Manager {
 	t.Helper()
 	m := &toolsets.Manager{Reader: env.Client, Writer: env.Client, Minter: minter, RetryInterval: 200 * time.Millisecond}
-	m.Server = server.NewMCPServer("runtime", "1.0.0", server.WithToolFilter(m.Filter), server.WithToolCapabilities(true))
+	m.Server = server.NewMCPServer("runtime", "1.0.0", m.ServerOptions(&server.Hooks{})...)
+	m.Register()
 	t.Cleanup(m.Stop)
 	return m
 }

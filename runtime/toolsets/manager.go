@@ -217,6 +217,30 @@ func (st *state) isFetched() bool {
 // registered (the MCP tool name alphabet).
 var upstreamToolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
+// ServerOptions are the options of the MCP server the Manager serves the
+// toolsets through (Server): what the handle's toolsets offer passes
+// through (docs/mcp.md, "Capabilities") — tools and prompts registered per
+// toolset and filtered per handle, resources listed live, completions
+// forwarded, resource updates relayed to the subscribed sessions — with
+// hooks, to which the Manager adds its own. Call Register once the server
+// exists.
+func (m *Manager) ServerOptions(hooks *server.Hooks) []server.ServerOption {
+	m.ResourceHooks(hooks)
+	m.SubscriptionHooks(hooks)
+	return []server.ServerOption{
+		server.WithToolCapabilities(true), server.WithToolFilter(m.Filter),
+		server.WithPromptCapabilities(true), server.WithPromptFilter(m.PromptFilter),
+		server.WithResourceCapabilities(true, true),
+		server.WithCompletions(), server.WithPromptCompletionProvider(m), server.WithResourceCompletionProvider(m),
+		server.WithLogging(),
+		server.WithHooks(hooks),
+	}
+}
+
+// Register registers in Server what the Manager serves before any toolset:
+// the template through which resource reads reach it.
+func (m *Manager) Register() { m.Server.AddResourceTemplates(m.ResourceTemplate()) }
+
 // Name returns the registered name of an upstream tool. Toolset names are
 // DNS subdomains, which have no underscore, so the name is unique across
 // toolsets and the first underscore splits it back.

@@ -1,0 +1,160 @@
+package toolsets_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
+	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
+	"github.com/10xdotin/mcp-handle-operator/test/framework/waitfor"
+)
+
+// startLibrary starts an upstream (2026-07-28) with one tool, one prompt
+// and one resource, whose resources/list answers may be kept for a minute
+// by anyone (cacheScope public).
+func startLibrary(t *testing.T) *fakeUpstream {
+	t.Helper()
+	s := server.NewMCPServer("library", "1.0.0", server.WithToolCapabilities(true), server.WithPromptCapabilities(true),
+		server.WithResourceCapabilities(false, true), server.WithMethodCacheHints(mcp.MethodResourcesList, 60000, mcp.CacheScopePublic))
+	s.AddTools(echoTool("lookup", ptr(true)))
+	s.AddPrompt(mcp.NewPrompt("summarize", mcp.WithArgument("topic")), func(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return mcp.NewGetPromptResult("summary", []mcp.PromptMessage{
+			mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent("summarize "+req.Params.Arguments["topic"])),
+			mcp.NewPromptMessage(mcp.RoleUser, mcp.NewResourceLink("books://catalogue", "catalogue", "", "text/plain")),
+		}), nil
+	})
+	s.AddResource(mcp.NewResource("books://catalogue", "catalogue", mcp.WithMIMEType("text/plain")), func(_ context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/plain", Text: "three books"}}, nil
+	})
+	return startServer(t, s)
+}
+
+// TestPromptsAndResources: a toolset's prompts are shown only to the
+// handles that use it, under {toolset}_{prompt}, and its resources under
+// toolset:{toolset}:{uri}, to those holding its read scopes; what they
+// answer names the runtime's URIs, and a list page the upstream marks
+// public is fetched once for every caller until its ttlMs ends.
+func TestPromptsAndResources(t *testing.T) {
+	u := startLibrary(t)
+	m := newManager(t, newMinter(t))
+	createToolset(t, "library", mcpv1alpha1.ToolsetSpec{URL: u.URL, Scopes: linksScopes})
+	if err := m.Refresh(context.Background(), "library"); err != nil {
+		t.Fatal(err)
+	}
+	reader, stranger := handle("acme", "library"), handle("beta")
+	srv := serve(t, m, reader, stranger)
+	c, other := connect(t, srv, "acme"), connect(t, srv, "beta")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	if got := promptNames(t, c); !slices.Equal(got, []string{"library_summarize"}) {
+		t.Errorf("acme's prompts %v; want [library_summarize]", got)
+	}
+	if got := promptNames(t, other); len(got) != 0 {
+		t.Errorf("beta, which does not use the toolset, sees prompts %v", got)
+	}
+	get := mcp.GetPromptRequest{}
+	get.Params.Name = "library_summarize"
+	get.Params.Arguments = map[string]string{"topic": "tea"}
+	res, err := c.GetPrompt(ctx, get)
+	if err != nil || len(res.Messages) != 2 || mcp.GetTextFromContent(res.Messages[0].Content) != "summarize tea" {
+		t.Fatalf("prompts/get: %v, %+v", err, res)
+	}
+	if link, ok := res.Messages[1].Content.(mcp.ResourceLink); !ok || link.URI != "toolset:library:books://catalogue" {
+		t.Errorf("the prompt's resource link is %+v; want the URI toolset:library:books://catalogue", res.Messages[1].Content)
+	}
+	if _, err := other.GetPrompt(ctx, get); err == nil {
+		t.Error("beta got acme's toolset's prompt")
+	}
+
+	listed := func(c *mcpclient.Client) []string {
+		t.Helper()
+		res, err := c.ListResources(ctx, mcp.ListResourcesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var uris []string
+		for _, r := range res.Resources {
+			uris = append(uris, r.URI)
+		}
+		return uris
+	}
+	const uri = "toolset:library:books://catalogue"
+	for range 3 {
+		if got := listed(c); !slices.Equal(got, []string{uri}) {
+			t.Fatalf("acme's resources %v; want [%s]", got, uri)
+		}
+	}
+	if got := listed(other); len(got) != 0 {
+		t.Errorf("beta sees resources %v", got)
+	}
+	if n := countRequests(u, "POST resources/list"); n != 1 {
+		t.Errorf("the upstream answered resources/list %d times for 3 lists within its ttlMs; want 1", n)
+	}
+	read, err := c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: uri}})
+	if err != nil || len(read.Contents) != 1 {
+		t.Fatalf("resources/read: %v", err)
+	}
+	if text, ok := read.Contents[0].(mcp.TextResourceContents); !ok || text.URI != uri || text.Text != "three books" {
+		t.Errorf("resources/read %s: %+v", uri, read.Contents[0])
+	}
+	if _, err := other.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: uri}}); err == nil {
+		t.Error("beta read a resource of a toolset it does not use")
+	}
+
+	// The prompts go when the toolset goes.
+	m.Remove("library")
+	waitfor.Eventually(t, 10*time.Second, "the prompts of a removed toolset to go", func() error {
+		if got := promptNames(t, c); len(got) != 0 {
+			return errorf("prompts %v", got)
+		}
+		return nil
+	})
+}
+
+func promptNames(t *testing.T, c *mcpclient.Client) []string {
+	t.Helper()
+	res, err := c.ListPrompts(context.Background(), mcp.ListPromptsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range res.Prompts {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func countRequests(u *fakeUpstream, method string) int {
+	n := 0
+	for _, r := range u.requests() {
+		if r.method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// TestResourceURIs: the runtime's URIs split back to the toolset and the
+// upstream's URI, whatever the upstream URI holds.
+func TestResourceURIs(t *testing.T) {
+	for _, upstream := range []string{"books://catalogue", "file:///a:b/c", "urn:isbn:0451450523", "demo://x/{id}"} {
+		uri := toolsets.ResourceURI("library", upstream)
+		toolset, back, ok := toolsets.SplitResourceURI(uri)
+		if !ok || toolset != "library" || back != upstream || !strings.HasPrefix(uri, "toolset:library:") {
+			t.Errorf("%s → %s → %q %q %v", upstream, uri, toolset, back, ok)
+		}
+	}
+	for _, bad := range []string{"books://catalogue", "toolset:", "toolset:library", "toolset::books://x", "toolset:library:"} {
+		if toolset, back, ok := toolsets.SplitResourceURI(bad); ok {
+			t.Errorf("%q split into %q %q", bad, toolset, back)
+		}
+	}
+}
