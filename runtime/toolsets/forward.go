@@ -26,8 +26,8 @@ func forwardErrorf(format string, args ...any) error {
 // client's), bounded by the toolset's timeout and its calls in flight,
 // traced and measured as operation. The request's context is the call's:
 // its end cancels the upstream request, and what the upstream sends back
-// on the way (progress, sampling, elicitation, roots) is relayed to the
-// client of that request (relay.go).
+// on the way (progress, log messages, sampling, elicitation, roots) is
+// relayed to the client of that request (relay.go, logs.go).
 func forward[T any](ctx context.Context, m *Manager, toolset, operation string, f func(context.Context, *mcpclient.Client) (T, error), attrs ...attribute.KeyValue) (T, error) {
 	var zero T
 	p := principalOf(ctx)
@@ -55,6 +55,8 @@ func forward[T any](ctx context.Context, m *Manager, toolset, operation string, 
 	timeout := c.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, logs := withLogRelay(ctx)
+	defer logs.done()
 	start := time.Now()
 	ctx, end := traceUpstream(ctx, operation, c.url, append(attrs, attribute.String("mcp.toolset", toolset))...)
 	res, err := do(ctx, c, func() (string, error) { return m.systemToken(c.url) }, func(cl *mcpclient.Client) (T, error) {

@@ -64,10 +64,10 @@ func startUpstream(t *testing.T, tools ...server.ServerTool) *fakeUpstream {
 }
 
 // startServer serves an upstream MCP server as a fakeUpstream.
-func startServer(t *testing.T, upstreamServer *server.MCPServer) *fakeUpstream {
+func startServer(t *testing.T, upstreamServer *server.MCPServer, options ...server.StreamableHTTPOption) *fakeUpstream {
 	t.Helper()
 	u := &fakeUpstream{mcp: upstreamServer}
-	h := server.NewStreamableHTTPServer(u.mcp)
+	h := server.NewStreamableHTTPServer(u.mcp, options...)
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))

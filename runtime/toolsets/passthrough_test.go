@@ -2,12 +2,16 @@ package toolsets_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
@@ -157,4 +161,76 @@ func TestResourceURIs(t *testing.T) {
 			t.Errorf("%q split into %q %q", bad, toolset, back)
 		}
 	}
+}
+
+// TestLogMessages: what an upstream (here on 2025-11-25) logs while it
+// answers a forwarded call goes to the client of that call, at the level
+// that client set, and to no other client.
+func TestLogMessages(t *testing.T) {
+	s := server.NewMCPServer("chatty", "1.0.0", server.WithToolCapabilities(true), server.WithLogging())
+	s.AddTool(mcp.NewTool("work"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		srv := server.ServerFromContext(ctx)
+		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelInfo, "chatty", "working on it"))
+		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelError, "chatty", "it broke"))
+		return mcp.NewToolResultText("done"), nil
+	})
+	u := startServer(t, s, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20251125))
+	m := newManager(t, newMinter(t))
+	createToolset(t, "chatty", mcpv1alpha1.ToolsetSpec{URL: u.URL})
+	if err := m.Refresh(context.Background(), "chatty"); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, m, handle("acme", "chatty"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logsOf := func(level mcp.LoggingLevel) []string {
+		c := connectLegacy(t, srv, "acme")
+		var got []string
+		var mu sync.Mutex
+		c.OnNotification(func(n mcp.JSONRPCNotification) {
+			if n.Method == string(mcp.MethodNotificationMessage) {
+				mu.Lock()
+				got = append(got, fmt.Sprint(n.Params.AdditionalFields["data"]))
+				mu.Unlock()
+			}
+		})
+		set := mcp.SetLevelRequest{}
+		set.Params.Level = level
+		if err := c.SetLevel(ctx, set); err != nil { //nolint:staticcheck // the 2025-11-25 method under test
+			t.Fatal(err)
+		}
+		call := mcp.CallToolRequest{}
+		call.Params.Name = "chatty_work"
+		if res, err := c.CallTool(ctx, call); err != nil || res.IsError {
+			t.Fatalf("chatty_work: %v, %+v", err, res)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+	if got := logsOf(mcp.LoggingLevelInfo); !slices.Equal(got, []string{"working on it", "it broke"}) {
+		t.Errorf("a client at level info got %v", got)
+	}
+	if got := logsOf(mcp.LoggingLevelError); !slices.Equal(got, []string{"it broke"}) {
+		t.Errorf("a client at level error got %v", got)
+	}
+}
+
+// connectLegacy is connect on protocol 2025-11-25, which has
+// logging/setLevel.
+func connectLegacy(t *testing.T, srv *httptest.Server, handleName string) *mcpclient.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": handleName}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr, mcpclient.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Initialize(context.Background(), mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

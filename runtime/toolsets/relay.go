@@ -88,16 +88,18 @@ type progressRelay struct {
 
 // relayProgress returns the _meta of a forwarded request: a progress token
 // of the runtime's own when the client's request asked for progress (its
-// _meta has a progress token), nil otherwise. The upstream's progress on
+// _meta has a progress token), and the log level the request asked for
+// (logLevelMeta); nil when neither. The upstream's progress on
 // that token goes to the client of ctx's request, under the client's token,
 // until done is called.
 func (m *Manager) relayProgress(ctx context.Context, meta *mcp.Meta) (out *mcp.Meta, done func()) {
+	out = logLevelMeta(ctx)
 	if meta == nil || meta.ProgressToken == nil {
-		return nil, func() {}
+		return out, func() {}
 	}
 	s, err := downstream(ctx)
 	if err != nil {
-		return nil, func() {}
+		return out, func() {}
 	}
 	clientToken := meta.ProgressToken
 	token := "runtime-" + tokens.RandomID()
@@ -117,7 +119,11 @@ func (m *Manager) relayProgress(ctx context.Context, meta *mcp.Meta) (out *mcp.M
 		_ = s.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params)
 	}
 	r.mu.Unlock()
-	return &mcp.Meta{ProgressToken: token}, func() {
+	if out == nil {
+		out = &mcp.Meta{}
+	}
+	out.ProgressToken = token
+	return out, func() {
 		r.mu.Lock()
 		delete(r.open, token)
 		r.mu.Unlock()
@@ -172,4 +178,15 @@ func (r *progressRelay) deliver(n mcp.JSONRPCNotification) {
 func decodeParams(n mcp.JSONRPCNotification, v any) bool {
 	raw, err := json.Marshal(n.Params)
 	return err == nil && json.Unmarshal(raw, v) == nil
+}
+
+// logLevelMeta asks the upstream for the log messages a 2026-07-28 client
+// asked for with its request (its level), since on that version they are
+// the request's; nil when it asked for none.
+func logLevelMeta(ctx context.Context) *mcp.Meta {
+	info := server.RequestProtocolInfoFromContext(ctx)
+	if info == nil || info.LogLevel == "" {
+		return nil
+	}
+	return &mcp.Meta{AdditionalFields: map[string]any{mcp.MetaKeyLogLevel: string(info.LogLevel)}}
 }

@@ -76,6 +76,7 @@ func (l answerLimit) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: l.limit}
+	tapLogs(r, resp)
 	return resp, nil
 }
 
@@ -277,6 +278,17 @@ func (c *conn) start(ctx context.Context, token func() (string, error), listen b
 	if _, err := cl.Initialize(withToken(ctx, tok), init); err != nil {
 		_ = cl.Close()
 		return nil, fmt.Errorf("failed to initialize: %w", err)
+	}
+	// Before 2026-07-28 an upstream's log level is its session's, which
+	// every client shares: ask for everything, and let each client's own
+	// level choose (logs.go). Best effort: logs are not worth a failed
+	// connection.
+	if cl.GetServerCapabilities().Logging != nil && !mcp.IsModernProtocol(cl.ProtocolVersion()) {
+		level := mcp.SetLevelRequest{}
+		level.Params.Level = mcp.LoggingLevelDebug
+		if err := cl.SetLevel(withToken(ctx, tok), level); err != nil { //nolint:staticcheck // before 2026-07-28 only (above)
+			c.log.Info("upstream log level not set", "url", c.url, "error", err)
+		}
 	}
 	return cl, nil
 }
