@@ -279,13 +279,20 @@ func updateToolset(t *testing.T, name string, change func(*mcpv1alpha1.Toolset))
 // after its filter, and returns the result's text and isError.
 func callText(t *testing.T, m *toolsets.Manager, ctx context.Context, name string, args map[string]any) (string, bool) {
 	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	return callTextOf(t, m, ctx, req)
+}
+
+// callTextOf is callText with a whole request.
+func callTextOf(t *testing.T, m *toolsets.Manager, ctx context.Context, req mcp.CallToolRequest) (string, bool) {
+	t.Helper()
+	name := req.Params.Name
 	tool := m.Server.GetTool(name)
 	if tool == nil {
 		t.Fatalf("tool %s is not registered", name)
 	}
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	req.Params.Arguments = args
 	res, err := tool.Handler(ctx, req)
 	if err != nil {
 		t.Fatalf("%s: handler error %v (want a tool result)", name, err)

@@ -153,6 +153,8 @@ type Manager struct {
 	// subs are the client sessions subscribed to resources
 	// (subscriptions.go).
 	subs subscriptions
+	// held are the calls held open for their client's input (inputs.go).
+	held heldCalls
 }
 
 // entry is one registered tool and the state that registered it.

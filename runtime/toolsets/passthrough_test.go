@@ -234,3 +234,65 @@ func connectLegacy(t *testing.T, srv *httptest.Server, handleName string) *mcpcl
 	}
 	return c
 }
+
+// answersAlice answers every elicitation with the name Alice.
+type answersAlice struct{}
+
+func (answersAlice) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"name": "Alice"}}}, nil
+}
+
+// TestInputRequired: an upstream on 2026-07-28 that needs input answers
+// input_required; the runtime holds the call, asks its own 2026-07-28
+// client the same way, and the client's second call brings the answer
+// upstream and the result back. A request state the runtime did not give
+// out reaches nothing.
+func TestInputRequired(t *testing.T) {
+	s := server.NewMCPServer("asker", "1.0.0", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("greet"), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if answer := server.ElicitationResponse(req.Params.InputResponses, "who"); answer != nil {
+			content, _ := answer.Content.(map[string]any)
+			return mcp.NewToolResultText(fmt.Sprintf("hello %v", content["name"])), nil
+		}
+		return server.NewInputRequestBuilder("asked").Elicit("who", mcp.ElicitationParams{Message: "Your name?",
+			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}}).ToolResult(), nil
+	})
+	u := startServer(t, s)
+	m := newManager(t, newMinter(t))
+	createToolset(t, "asker", mcpv1alpha1.ToolsetSpec{URL: u.URL})
+	if err := m.Refresh(context.Background(), "asker"); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, m, handle("acme", "asker"))
+	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr, mcpclient.WithElicitationHandler(answersAlice{}), mcpclient.WithProtocolVersion(mcp.ProtocolVersion20260728))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	call := mcp.CallToolRequest{}
+	call.Params.Name = "asker_greet"
+	res, err := c.CallTool(ctx, call)
+	if err != nil || res.IsError || resultText(res) != "hello Alice" {
+		t.Fatalf("asker_greet: %v, %+v", err, res)
+	}
+
+	// mcp-go's client sends only the states it was given: call the handler
+	// as the server would.
+	modern := server.WithRequestProtocolInfo(principalCtx(handle("acme", "asker")), &server.RequestProtocolInfo{Modern: true, ProtocolVersion: mcp.ProtocolVersion20260728})
+	forged := mcp.CallToolRequest{}
+	forged.Params.Name = "asker_greet"
+	forged.Params.RequestState = "made-up"
+	forged.Params.InputResponses = mcp.InputResponses{"who": mcp.NewElicitationInputResponse(mcp.ElicitationResult{})}
+	if text, isError := callTextOf(t, m, modern, forged); !isError || !strings.Contains(text, "unknown or over") {
+		t.Errorf("a call with a request state the runtime did not give: %q (error %v)", text, isError)
+	}
+}

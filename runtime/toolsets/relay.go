@@ -30,6 +30,14 @@ import (
 // Everything else an upstream sends on its shared session (log messages,
 // resource updates) belongs to no client and is not relayed (docs/mcp.md).
 
+// orNoAnswer is err, or an error for an answer that is missing.
+func orNoAnswer(err error, missing bool) error {
+	if err == nil && missing {
+		return errors.New("the client answered with something else")
+	}
+	return err
+}
+
 // errNoClient answers an upstream request that came outside a client's
 // request: there is nobody to ask.
 var errNoClient = errors.New("the runtime relays requests only during a client's request")
@@ -54,6 +62,9 @@ func downstream(ctx context.Context) (*server.MCPServer, error) {
 }
 
 func (relay) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	if answer, held, err := ask(ctx, mcp.NewSamplingInputRequest(req.CreateMessageParams)); held {
+		return answer.Sampling, orNoAnswer(err, answer.Sampling == nil)
+	}
 	s, err := downstream(ctx)
 	if err != nil {
 		return nil, err
@@ -64,6 +75,9 @@ func (relay) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*
 }
 
 func (relay) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	if answer, held, err := ask(ctx, mcp.NewElicitationInputRequest(req.Params)); held {
+		return answer.Elicitation, orNoAnswer(err, answer.Elicitation == nil)
+	}
 	s, err := downstream(ctx)
 	if err != nil {
 		return nil, err
@@ -72,6 +86,9 @@ func (relay) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.Elici
 }
 
 func (relay) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	if answer, held, err := ask(ctx, mcp.NewRootsInputRequest()); held {
+		return answer.Roots, orNoAnswer(err, answer.Roots == nil)
+	}
 	s, err := downstream(ctx)
 	if err != nil {
 		return nil, err

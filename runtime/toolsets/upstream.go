@@ -390,9 +390,18 @@ func (m *Manager) observe(toolset, operation string, start time.Time, err error)
 	}
 }
 
-// call forwards one tools/call to the upstream. Every failure is a tool
-// result with isError set, naming the toolset.
+// call forwards one tools/call to the upstream; for a 2026-07-28 client,
+// one that may ask it for input (inputs.go).
 func (m *Manager) call(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
+	if resumable(ctx) {
+		return m.callResumable(ctx, toolset, tool, req)
+	}
+	return m.callOnce(ctx, toolset, tool, req)
+}
+
+// callOnce forwards one tools/call to the upstream. Every failure is a tool
+// result with isError set, naming the toolset.
+func (m *Manager) callOnce(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
 	// A new request: nothing of the client's request (its headers, its
 	// _meta) goes upstream but the arguments, and a progress token of the
 	// runtime's own when the client asked for progress (relay.go).

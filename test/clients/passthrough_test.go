@@ -230,32 +230,40 @@ func TestPassThrough(t *testing.T) {
 	})
 }
 
-// TestServerToClientRequests: on 2025-11-25, the upstream's sampling and
-// elicitation requests during a tool call are answered by the client that
-// called the tool. mcp-go's server sends elicitation on the stream of the
-// call, sampling on the client's standalone GET stream, which this client
-// opens, as the official SDK's does. The client's answer must reach the replica
+// TestServerToClientRequests: the upstream's sampling and elicitation
+// requests during a tool call are answered by the client that called the
+// tool: on 2025-11-25 as server requests (mcp-go's server sends elicitation
+// on the stream of the call, sampling on the client's standalone GET
+// stream, which this client opens, as the official SDK's does), on
+// 2026-07-28 as input_required answers the client calls again with. The client's answer must reach the replica
 // that relayed the request (docs/mcp.md, "Server-to-client requests"): the
 // stack has one replica, as a Gateway with session affinity gives.
 func TestServerToClientRequests(t *testing.T) {
 	s := newStackOf(t, 1)
 	token := s.mountReadScoped(t)
-	c := s.connect(t, token, "2025-11-25", standaloneStream())
+	clients := map[string]*mcpclient.Client{
+		"2025-11-25": s.connect(t, token, "2025-11-25", standaloneStream()),
+		// 2026-07-28 has no server requests: the runtime answers
+		// input_required and the client (mcp-go's, like the official SDK's)
+		// calls again with the answer.
+		"2026-07-28": s.connect(t, token, "2026-07-28"),
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// Not roots: server-everything asks for them outside the call (not on
-	// its stream), which nothing can tie to a client (docs/mcp.md).
-	for _, tc := range []struct{ tool, want string }{
-		{"everything_trigger-elicitation-request", "Alice Liddell"},
-		{"everything_trigger-sampling-request", sampledText},
-	} {
-		tool, want := tc.tool, tc.want
-		call := mcp.CallToolRequest{}
-		call.Params.Name = tool
-		call.Params.Arguments = map[string]any{"prompt": "hello", "maxTokens": 10}
-		res, err := c.CallTool(ctx, call)
-		if err != nil || res.IsError || !strings.Contains(resultText(res), want) {
-			t.Errorf("%s: %v, %s; want the answer of this client (%q)", tool, err, resultText(res), want)
+	for version, c := range clients {
+		// Not roots: server-everything asks for them outside the call (not
+		// on its stream), which nothing can tie to a client (docs/mcp.md).
+		for _, tc := range []struct{ tool, want string }{
+			{"everything_trigger-elicitation-request", "Alice Liddell"},
+			{"everything_trigger-sampling-request", sampledText},
+		} {
+			call := mcp.CallToolRequest{}
+			call.Params.Name = tc.tool
+			call.Params.Arguments = map[string]any{"prompt": "hello", "maxTokens": 10}
+			res, err := c.CallTool(ctx, call)
+			if err != nil || res.IsError || !strings.Contains(resultText(res), tc.want) {
+				t.Errorf("%s on %s: %v, %s; want the answer of this client (%q)", tc.tool, version, err, resultText(res), tc.want)
+			}
 		}
 	}
 }
