@@ -296,3 +296,57 @@ func TestInputRequired(t *testing.T) {
 		t.Errorf("a call with a request state the runtime did not give: %q (error %v)", text, isError)
 	}
 }
+
+// rootsOfAlice answers roots/list with one root.
+type rootsOfAlice struct{ answersAlice }
+
+func (rootsOfAlice) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	return &mcp.ListRootsResult{Roots: []mcp.Root{{URI: "file:///home/alice", Name: "home"}}}, nil
+}
+
+// TestRoots: an upstream that asks for the roots during a call (here with
+// input_required, on 2026-07-28) gets those of the client of that call,
+// whether the client speaks 2026-07-28 (asked with input_required) or
+// 2025-11-25 (asked with roots/list on its standalone stream).
+func TestRoots(t *testing.T) {
+	s := server.NewMCPServer("rooted", "1.0.0", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("where"), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if roots := server.RootsResponse(req.Params.InputResponses, "roots"); roots != nil && len(roots.Roots) > 0 {
+			return mcp.NewToolResultText("in " + roots.Roots[0].URI), nil
+		}
+		return server.NewInputRequestBuilder("").Roots("roots").ToolResult(), nil
+	})
+	u := startServer(t, s)
+	m := newManager(t, newMinter(t))
+	createToolset(t, "rooted", mcpv1alpha1.ToolsetSpec{URL: u.URL})
+	if err := m.Refresh(context.Background(), "rooted"); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, m, handle("acme", "rooted"))
+	for _, version := range []string{mcp.ProtocolVersion20260728, mcp.ProtocolVersion20251125} {
+		options := []transport.StreamableHTTPCOption{transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"})}
+		if version == mcp.ProtocolVersion20251125 {
+			options = append(options, transport.WithContinuousListening()) //nolint:staticcheck // the 2025-11-25 stream roots/list is sent on
+		}
+		tr, err := transport.NewStreamableHTTP(srv.URL, options...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := mcpclient.NewClient(tr, mcpclient.WithRootsHandler(rootsOfAlice{}), mcpclient.WithProtocolVersion(version))
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		call := mcp.CallToolRequest{}
+		call.Params.Name = "rooted_where"
+		res, err := c.CallTool(ctx, call)
+		cancel()
+		if err != nil || res.IsError || resultText(res) != "in file:///home/alice" {
+			t.Errorf("rooted_where for a %s client: %v, %+v", version, err, res)
+		}
+	}
+}
