@@ -36,6 +36,9 @@ type heldCall struct {
 	asks chan *inputAsk
 	// result is the upstream's answer, once.
 	result chan *mcp.CallToolResult
+	// cancel ends the upstream call: its client left without asking to be
+	// asked for input.
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	open map[string]*inputAsk
@@ -89,10 +92,15 @@ func (m *Manager) callResumable(ctx context.Context, toolset, tool string, req m
 		if state, call, err = m.held.start(p); err != nil {
 			return toolError("tool %q: %v", Name(toolset, tool), err)
 		}
-		// The upstream call outlives this request: the client's next call
-		// continues it. Its values (principal, session) stay.
-		held := context.WithValue(context.WithoutCancel(ctx), heldCallKey{}, call)
-		go func() { call.result <- m.callOnce(held, toolset, tool, req) }()
+		// The upstream call outlives this request when it asks for input:
+		// the client's next call continues it. Its values (principal,
+		// session) stay.
+		held, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), heldCallKey{}, call))
+		call.cancel = cancel
+		go func() {
+			defer cancel()
+			call.result <- m.callOnce(held, toolset, tool, req)
+		}()
 	}
 	select {
 	case res := <-call.result:
@@ -104,8 +112,8 @@ func (m *Manager) callResumable(ctx context.Context, toolset, tool string, req m
 		m.held.keep(state, call)
 		return call.inputRequired(state)
 	case <-ctx.Done():
-		// The client left; the held call ends with its timeout.
-		m.held.keep(state, call)
+		// The client left (or cancelled): so does the upstream call.
+		call.cancel()
 		return toolError("tool %q: the request ended before the toolset answered", Name(toolset, tool))
 	}
 }

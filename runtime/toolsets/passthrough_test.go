@@ -14,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mcpv1alpha1 "github.com/10xdotin/mcp-handle-operator/api/v1alpha1"
 	"github.com/10xdotin/mcp-handle-operator/runtime/toolsets"
@@ -347,6 +348,43 @@ func TestRoots(t *testing.T) {
 		cancel()
 		if err != nil || res.IsError || resultText(res) != "in file:///home/alice" {
 			t.Errorf("rooted_where for a %s client: %v, %+v", version, err, res)
+		}
+	}
+}
+
+// TestCancellation: a client that gives up on a call ends the forwarded
+// request: the upstream sees its request end.
+func TestCancellation(t *testing.T) {
+	ended := make(chan struct{}, 2)
+	s := server.NewMCPServer("slow", "1.0.0", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("wait"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		select {
+		case <-ctx.Done():
+			ended <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+		return mcp.NewToolResultText("waited"), nil
+	})
+	u := startServer(t, s)
+	m := newManager(t, newMinter(t))
+	createToolset(t, "slow", mcpv1alpha1.ToolsetSpec{URL: u.URL, Timeout: &metav1.Duration{Duration: 30 * time.Second}})
+	if err := m.Refresh(context.Background(), "slow"); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, m, handle("acme", "slow"))
+	for version, c := range map[string]*mcpclient.Client{"2026-07-28": connect(t, srv, "acme"), "2025-11-25": connectLegacy(t, srv, "acme")} {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		call := mcp.CallToolRequest{}
+		call.Params.Name = "slow_wait"
+		_, err := c.CallTool(ctx, call)
+		cancel()
+		if err == nil {
+			t.Fatalf("the %s call succeeded; want it cut off by the client", version)
+		}
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the upstream's request did not end within 10s of the %s client giving up", version)
 		}
 	}
 }
