@@ -62,6 +62,9 @@ const (
 	// the toolset cannot yet fetch the JWK Set of a runtime that is itself
 	// starting.
 	DefaultRetryInterval = time.Second
+	// DefaultMinRefreshInterval bounds how often an upstream whose lists
+	// say they expire sooner (ttlMs) is asked for them again.
+	DefaultMinRefreshInterval = 5 * time.Second
 	// MaxTools is the most tools one upstream may list.
 	MaxTools = 1000
 )
@@ -120,6 +123,10 @@ type Manager struct {
 	// RetryInterval is the first retry after a failed list;
 	// DefaultRetryInterval when 0.
 	RetryInterval time.Duration
+	// MinRefreshInterval is the shortest time between two lists of an
+	// upstream whose lists expire sooner (ttlMs);
+	// DefaultMinRefreshInterval when 0.
+	MinRefreshInterval time.Duration
 	// TokenReuse is how long an upstream token is reused for calls with the
 	// same grant, scopes and toolset; 0 mints one per call. Keep it well
 	// under the tokens' lifetime, so an upstream never sees one about to
@@ -180,6 +187,10 @@ type state struct {
 	registered map[string]mcp.Tool
 	prompts    map[string]mcp.Prompt
 	count      int32
+	// ttl is how long the upstream said its last lists may be kept
+	// (2026-07-28 ttlMs; 0: no time given): they are fetched again then,
+	// if that is sooner than the refresh interval.
+	ttl time.Duration
 
 	// readScopes are the Toolset's spec.scopes.read: what reading its
 	// resources and prompts needs. mu guards it.
@@ -382,6 +393,13 @@ func (m *Manager) refreshInterval() time.Duration {
 	return DefaultRefreshInterval
 }
 
+func (m *Manager) minRefreshInterval() time.Duration {
+	if m.MinRefreshInterval > 0 {
+		return m.MinRefreshInterval
+	}
+	return DefaultMinRefreshInterval
+}
+
 func (m *Manager) retryInterval() time.Duration {
 	if m.RetryInterval > 0 {
 		return m.RetryInterval
@@ -487,7 +505,11 @@ func (m *Manager) work(st *state) {
 		case <-timer.C:
 		}
 		next := m.refreshInterval()
-		if err := m.refresh(st.ctx, st); err != nil {
+		err := m.refresh(st.ctx, st)
+		if ttl := m.listTTL(st); err == nil && ttl > 0 {
+			next = min(next, max(ttl, m.minRefreshInterval()))
+		}
+		if err != nil {
 			if st.ctx.Err() != nil {
 				return
 			}
@@ -524,7 +546,7 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	listCtx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	listStart := time.Now()
-	tools, listErr := c.list(listCtx, func() (string, error) { return m.systemToken(c.url) })
+	tools, ttl, listErr := c.list(listCtx, func() (string, error) { return m.systemToken(c.url) })
 	m.observe(st.name, "tools/list", listStart, listErr)
 	if listErr == nil && len(tools) > MaxTools {
 		listErr = fmt.Errorf("the upstream lists %d tools, more than %d", len(tools), MaxTools)
@@ -538,7 +560,7 @@ func (m *Manager) refresh(ctx context.Context, st *state) error {
 	}
 	if listErr == nil {
 		st.count = m.register(st, ts, tools)
-		m.refreshReadable(listCtx, st, c, &ts.Spec)
+		st.ttl = shortest(ttl, m.refreshReadable(listCtx, st, c, &ts.Spec))
 		c.listen(func() (string, error) { return m.systemToken(c.url) }, func() {
 			select {
 			case st.poke <- struct{}{}:
@@ -709,8 +731,9 @@ var errNoPrincipal = errors.New("no authenticated handle")
 // refreshReadable fetches what the toolset offers besides tools: its
 // prompts (registered like its tools) and whether it offers resources (read
 // live, resources.go). A failure keeps what was registered and is logged:
-// the tools stand on their own. Called with st.refreshMu held.
-func (m *Manager) refreshReadable(ctx context.Context, st *state, c *conn, spec *mcpv1alpha1.ToolsetSpec) {
+// the tools stand on their own. It returns how long the prompts may be
+// kept (0: no time given). Called with st.refreshMu held.
+func (m *Manager) refreshReadable(ctx context.Context, st *state, c *conn, spec *mcpv1alpha1.ToolsetSpec) time.Duration {
 	m.mu.Lock()
 	st.readScopes = nil
 	if spec.Scopes != nil {
@@ -720,12 +743,21 @@ func (m *Manager) refreshReadable(ctx context.Context, st *state, c *conn, spec 
 	if cl := c.client.Load(); cl != nil {
 		st.offersResources.Store(cl.GetServerCapabilities().Resources != nil)
 	}
-	prompts, err := c.listPrompts(ctx, func() (string, error) { return m.systemToken(c.url) })
+	prompts, ttl, err := c.listPrompts(ctx, func() (string, error) { return m.systemToken(c.url) })
 	if err != nil {
 		m.log().Info("toolset prompts not refreshed", "toolset", st.name, "error", describe(err, ctx))
-		return
+		return 0
 	}
 	m.registerPrompts(st, prompts)
+	return ttl
+}
+
+// shortest is the shorter of two keeping times, 0 meaning none given.
+func shortest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // notified handles a notification of st's upstream on the runtime's
@@ -744,4 +776,11 @@ func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
 	case mcp.MethodNotificationResourceUpdated:
 		m.updated(st.name, n)
 	}
+}
+
+// listTTL returns how long st's last lists may be kept.
+func (m *Manager) listTTL(st *state) time.Duration {
+	st.refreshMu.Lock()
+	defer st.refreshMu.Unlock()
+	return st.ttl
 }

@@ -388,3 +388,22 @@ func TestCancellation(t *testing.T) {
 		}
 	}
 }
+
+// TestListTTL: an upstream whose tool list says it may be kept only a
+// moment (ttlMs) is asked for it again then, not only every refresh
+// interval.
+func TestListTTL(t *testing.T) {
+	s := server.NewMCPServer("brief", "1.0.0", server.WithToolCapabilities(true), server.WithMethodCacheHints(mcp.MethodToolsList, 200, mcp.CacheScopePublic))
+	s.AddTools(echoTool("now", ptr(true)))
+	u := startServer(t, s)
+	m := newManager(t, newMinter(t))
+	m.MinRefreshInterval = 100 * time.Millisecond
+	createToolset(t, "brief", mcpv1alpha1.ToolsetSpec{URL: u.URL})
+	m.Sync("brief")
+	waitfor.Eventually(t, 10*time.Second, "a second tools/list within the list's ttlMs of the first", func() error {
+		if n := countRequests(u, "POST tools/list"); n < 2 {
+			return errorf("%d tools/list", n)
+		}
+		return nil
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -21,25 +22,25 @@ const MaxPrompts = 1000
 // (ReadScopes).
 
 // listPrompts returns the upstream's prompts, none when it offers none.
-func (c *conn) listPrompts(ctx context.Context, token func() (string, error)) ([]mcp.Prompt, error) {
+func (c *conn) listPrompts(ctx context.Context, token func() (string, error)) ([]mcp.Prompt, time.Duration, error) {
 	cl := c.client.Load()
 	if cl == nil || cl.GetServerCapabilities().Prompts == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	tok, err := token()
 	if err != nil {
-		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
+		return nil, 0, fmt.Errorf("failed to mint the runtime's token: %w", err)
 	}
 	ctx, end := traceUpstream(ctx, "prompts/list", c.url)
 	res, err := cl.ListPrompts(withToken(ctx, tok), mcp.ListPromptsRequest{})
 	end(err)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(res.Prompts) > MaxPrompts {
-		return nil, fmt.Errorf("the upstream lists %d prompts, more than %d", len(res.Prompts), MaxPrompts)
+		return nil, 0, fmt.Errorf("the upstream lists %d prompts, more than %d", len(res.Prompts), MaxPrompts)
 	}
-	return res.Prompts, nil
+	return res.Prompts, ttlOf(res.CacheableResult), nil
 }
 
 // registerPrompts makes the server's prompts of st those of list, adding

@@ -319,10 +319,10 @@ func do[T any](ctx context.Context, c *conn, token func() (string, error), f fun
 }
 
 // list returns the upstream's tools, listed with the runtime's own token.
-func (c *conn) list(ctx context.Context, token func() (string, error)) ([]mcp.Tool, error) {
+func (c *conn) list(ctx context.Context, token func() (string, error)) ([]mcp.Tool, time.Duration, error) {
 	tok, err := token()
 	if err != nil {
-		return nil, fmt.Errorf("failed to mint the runtime's token: %w", err)
+		return nil, 0, fmt.Errorf("failed to mint the runtime's token: %w", err)
 	}
 	ctx, end := traceUpstream(ctx, "tools/list", c.url)
 	res, err := do(ctx, c, token, func(cl *mcpclient.Client) (*mcp.ListToolsResult, error) {
@@ -330,12 +330,21 @@ func (c *conn) list(ctx context.Context, token func() (string, error)) ([]mcp.To
 	})
 	end(err)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if res == nil {
-		return nil, errors.New("the upstream answered tools/list with no result")
+		return nil, 0, errors.New("the upstream answered tools/list with no result")
 	}
-	return res.Tools, nil
+	return res.Tools, ttlOf(res.CacheableResult), nil
+}
+
+// ttlOf is how long a list may be kept (its 2026-07-28 ttlMs); 0 when the
+// upstream gave no time.
+func ttlOf(r mcp.CacheableResult) time.Duration {
+	if ttl, ok := r.TTL(); ok && ttl > 0 {
+		return time.Duration(ttl) * time.Millisecond
+	}
+	return 0
 }
 
 // listen opens the upstream's tools/list_changed stream if it offers one and
