@@ -763,8 +763,8 @@ func shortest(a, b time.Duration) time.Duration {
 // notified handles a notification of st's upstream on the runtime's
 // session: progress of a forwarded request is relayed to its client, a
 // changed prompt list is fetched again, a changed resource list drops the
-// pages kept of it, a resource update goes to the sessions subscribed to
-// it. The rest is the runtime's own session's (relay.go).
+// pages kept of it and is announced, a resource update goes to the
+// sessions subscribed to it. The rest is the runtime's own session's (relay.go).
 func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
 	switch mcp.MCPMethod(n.Method) {
 	case mcp.MethodNotificationProgress:
@@ -772,7 +772,13 @@ func (m *Manager) notified(st *state, n mcp.JSONRPCNotification) {
 	case mcp.MethodNotificationPromptsListChanged:
 		m.Sync(st.name)
 	case mcp.MethodNotificationResourcesListChanged:
+		// Like the runtime's own tools and prompts list_changed, it goes to
+		// every client (on 2026-07-28, those listening for it): it says
+		// nothing but "list again", and each lists its own.
 		m.forgetPages(st.name)
+		if m.Server != nil {
+			m.Server.SendNotificationToAllClients(string(mcp.MethodNotificationResourcesListChanged), nil)
+		}
 	case mcp.MethodNotificationResourceUpdated:
 		m.updated(st.name, n)
 	}

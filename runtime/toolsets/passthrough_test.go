@@ -173,6 +173,10 @@ func TestLogMessages(t *testing.T) {
 		srv := server.ServerFromContext(ctx)
 		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelInfo, "chatty", "working on it"))
 		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelError, "chatty", "it broke"))
+		// Working a moment after logging, as a real tool would: mcp-go's
+		// server may drop a notification sent right before the answer
+		// (the race relay.go's flushed works around on the runtime's side).
+		time.Sleep(50 * time.Millisecond)
 		return mcp.NewToolResultText("done"), nil
 	})
 	u := startServer(t, s, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20251125))
@@ -406,4 +410,56 @@ func TestListTTL(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestListChangesBefore20260728: an upstream on 2025-11-25 announces
+// changes of its resource list on the standalone stream the runtime opens
+// to it, and the runtime announces them to its clients.
+func TestListChangesBefore20260728(t *testing.T) {
+	s := server.NewMCPServer("old", "1.0.0", server.WithToolCapabilities(true), server.WithResourceCapabilities(false, true))
+	s.AddTools(echoTool("first", ptr(true)))
+	u := startServer(t, s, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20251125))
+	m := newManager(t, newMinter(t))
+	createToolset(t, "old", mcpv1alpha1.ToolsetSpec{URL: u.URL})
+	m.Sync("old")
+	srv := serve(t, m, handle("acme", "old"))
+	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"}),
+		transport.WithContinuousListening()) //nolint:staticcheck // the 2025-11-25 stream under test
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr, mcpclient.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Initialize(context.Background(), mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	announced := make(chan struct{}, 8)
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationResourcesListChanged) {
+			announced <- struct{}{}
+		}
+	})
+	waitfor.Eventually(t, 10*time.Second, "the upstream's first tool", func() error {
+		if got := listNames(t, c); !slices.Equal(got, []string{"old_first"}) {
+			return errorf("tools %v", got)
+		}
+		return nil
+	})
+	waitfor.Eventually(t, 10*time.Second, "the runtime's stream to the upstream", func() error {
+		if countRequests(u, "GET ") == 0 {
+			return errorf("no GET")
+		}
+		return nil
+	})
+	s.AddResource(mcp.NewResource("old://new", "new"), func(context.Context, mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		return nil, nil
+	})
+	select {
+	case <-announced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notifications/resources/list_changed reached the client within 10s")
+	}
 }

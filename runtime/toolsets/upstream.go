@@ -227,10 +227,10 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 		return nil, err
 	}
 	// An upstream before protocol 2026-07-28 that offers resource
-	// subscriptions sends their updates on the standalone GET stream, which
-	// mcp-go's client opens only from the start (and which pins it to the
-	// older protocols): connect again with it.
-	if caps := cl.GetServerCapabilities(); !mcp.IsModernProtocol(cl.ProtocolVersion()) && caps.Resources != nil && caps.Resources.Subscribe {
+	// subscriptions or resource list changes sends them on the standalone
+	// GET stream, which mcp-go's client opens only from the start (and
+	// which pins it to the older protocols): connect again with it.
+	if !mcp.IsModernProtocol(cl.ProtocolVersion()) && announces(cl.GetServerCapabilities()) {
 		_ = cl.Close()
 		if cl, err = c.start(ctx, token, true); err != nil {
 			return nil, err
@@ -238,6 +238,15 @@ func (c *conn) get(ctx context.Context, token func() (string, error)) (*mcpclien
 	}
 	c.client.Store(cl)
 	return cl, nil
+}
+
+// announces reports whether an upstream sends notifications about its
+// resources outside requests: updates or list changes. Only for those: an
+// upstream with a standalone stream may send a request's own log messages
+// there too (mcp-go's server does), where nothing ties them to the request,
+// and tool and prompt lists are refreshed anyway.
+func announces(caps mcp.ServerCapabilities) bool {
+	return caps.Resources != nil && (caps.Resources.Subscribe || caps.Resources.ListChanged)
 }
 
 // start connects a new client to the upstream and initializes it, with the
@@ -349,7 +358,8 @@ func ttlOf(r mcp.CacheableResult) time.Duration {
 
 // listen opens the upstream's tools/list_changed stream if it offers one and
 // it is not open: on protocol 2026-07-28 and later, subscriptions/listen.
-// Upstreams on older protocol versions are refreshed periodically only.
+// Upstreams on older protocol versions are refreshed periodically, or on
+// a tools/list_changed they send on a standalone GET stream (get).
 func (c *conn) listen(token func() (string, error), onChange func()) {
 	c.onChange.Store(&onChange)
 	cl := c.client.Load()
