@@ -31,6 +31,11 @@ type message struct {
 			Name string `json:"name"`
 			URI  string `json:"uri"`
 		} `json:"ref"`
+		// Notifications are what a subscriptions/listen stream subscribes
+		// to: on 2026-07-28, resources among them.
+		Notifications struct {
+			ResourceSubscriptions []string `json:"resourceSubscriptions"`
+		} `json:"notifications"`
 		// Meta may name the trace the request belongs to (tracing.ExtractMeta).
 		Meta map[string]any `json:"_meta"`
 	} `json:"params"`
@@ -114,6 +119,11 @@ func needed(tools Tools, h *mcpv1alpha1.Handle, m message) tokens.ScopeSet {
 		scopes, _ = tools.ReadScopes(h, "", m.Params.URI)
 	case "completion/complete":
 		scopes, _ = tools.ReadScopes(h, m.Params.Ref.Name, m.Params.Ref.URI)
+	case "subscriptions/listen":
+		for _, uri := range m.Params.Notifications.ResourceSubscriptions {
+			read, _ := tools.ReadScopes(h, "", uri)
+			scopes = append(scopes, read...)
+		}
 	}
 	s, _ := tokens.NewScopeSet(scopes...)
 	return want | s

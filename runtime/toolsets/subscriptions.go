@@ -10,21 +10,25 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// Resource subscriptions (protocol versions before 2026-07-28): a client's
-// resources/subscribe of a toolset: URI is recorded for its session on this
-// replica and forwarded to the toolset with the caller's token, once per
-// upstream URI and connection; the upstream's
-// notifications/resources/updated, which arrive on the runtime's one
-// session with it (its standalone GET stream), go to the client sessions of
-// this replica subscribed to that URI, and to nobody else. A URI of no
-// toolset is recorded and never updated. mcp-go's server acknowledges the
-// requests; it keeps no subscriptions of its own.
+// Resource subscriptions: a client's resources/subscribe of a toolset: URI
+// (or, on 2026-07-28, the resourceSubscriptions of its subscriptions/listen
+// stream) is recorded for its session, or its stream, on this replica and
+// forwarded to the toolset with the caller's token, once per upstream URI
+// and connection; the upstream's notifications/resources/updated, which
+// arrive on the runtime's one session with it (its standalone GET stream),
+// go to the client sessions and streams of this replica subscribed to that
+// URI, and to nobody else. A URI of no toolset is recorded and never
+// updated. mcp-go's server acknowledges the requests; it keeps no
+// subscriptions of its own.
 
 // subscriptions are the client sessions of this replica subscribed to each
 // URI the runtime hands out.
 type subscriptions struct {
 	mu       sync.Mutex
 	sessions map[string]map[string]struct{}
+	// streams are the 2026-07-28 subscriptions/listen streams subscribed
+	// to each URI, open as long as their request: they have no session id.
+	streams map[string]map[server.ClientSession]struct{}
 }
 
 // SubscriptionHooks adds the hooks that record and forward subscriptions.
@@ -40,6 +44,21 @@ func (m *Manager) SubscriptionHooks(hooks *server.Hooks) {
 	hooks.AddOnUnregisterSession(func(_ context.Context, session server.ClientSession) {
 		m.subs.forget(session.SessionID())
 	})
+	hooks.AddBeforeSubscriptionsListen(func(ctx context.Context, _ any, req *mcp.SubscriptionsListenRequest) {
+		session := server.ClientSessionFromContext(ctx)
+		if session == nil {
+			return
+		}
+		for _, uri := range req.Params.Notifications.ResourceSubscriptions {
+			m.subs.addStream(uri, session)
+			m.forwardSubscription(ctx, uri)
+		}
+	})
+	hooks.AddAfterSubscriptionsListen(func(ctx context.Context, _ any, _ *mcp.SubscriptionsListenRequest, _ *mcp.SubscriptionsListenResult) {
+		if session := server.ClientSessionFromContext(ctx); session != nil {
+			m.subs.forgetStream(session)
+		}
+	})
 }
 
 func (m *Manager) subscribe(ctx context.Context, uri string) {
@@ -48,6 +67,12 @@ func (m *Manager) subscribe(ctx context.Context, uri string) {
 		return
 	}
 	m.subs.add(uri, session.SessionID())
+	m.forwardSubscription(ctx, uri)
+}
+
+// forwardSubscription subscribes to a toolset: URI at its toolset, unless
+// it already is on the current connection.
+func (m *Manager) forwardSubscription(ctx context.Context, uri string) {
 	toolset, upstreamURI, ok := SplitResourceURI(uri)
 	if !ok {
 		return
@@ -77,8 +102,18 @@ func (m *Manager) updated(toolset string, n mcp.JSONRPCNotification) {
 		return
 	}
 	uri := ResourceURI(toolset, p.URI)
-	for _, id := range m.subs.of(uri) {
+	sessions, streams := m.subs.of(uri)
+	for _, id := range sessions {
 		_ = m.Server.SendNotificationToSpecificClient(id, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": uri})
+	}
+	update := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+		Method: string(mcp.MethodNotificationResourceUpdated), Params: mcp.NotificationParams{AdditionalFields: map[string]any{"uri": uri}}}}
+	for _, stream := range streams {
+		// The stream's request writes (and tags) what its session queues.
+		select {
+		case stream.NotificationChannel() <- update:
+		default:
+		}
 	}
 }
 
@@ -115,12 +150,41 @@ func (s *subscriptions) forget(session string) {
 	}
 }
 
-func (s *subscriptions) of(uri string) []string {
+func (s *subscriptions) addStream(uri string, stream server.ClientSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.sessions[uri]))
-	for id := range s.sessions[uri] {
-		out = append(out, id)
+	if s.streams == nil {
+		s.streams = map[string]map[server.ClientSession]struct{}{}
 	}
-	return out
+	if s.streams[uri] == nil {
+		s.streams[uri] = map[server.ClientSession]struct{}{}
+	}
+	s.streams[uri][stream] = struct{}{}
+}
+
+// forgetStream drops the subscriptions of a listen stream that ended.
+func (s *subscriptions) forgetStream(stream server.ClientSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for uri, streams := range s.streams {
+		delete(streams, stream)
+		if len(streams) == 0 {
+			delete(s.streams, uri)
+		}
+	}
+}
+
+// of returns the sessions and the listen streams subscribed to uri.
+func (s *subscriptions) of(uri string) ([]string, []server.ClientSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sessions := make([]string, 0, len(s.sessions[uri]))
+	for id := range s.sessions[uri] {
+		sessions = append(sessions, id)
+	}
+	streams := make([]server.ClientSession, 0, len(s.streams[uri]))
+	for stream := range s.streams[uri] {
+		streams = append(streams, stream)
+	}
+	return sessions, streams
 }

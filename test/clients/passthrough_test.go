@@ -270,7 +270,8 @@ func TestServerToClientRequests(t *testing.T) {
 
 // TestResourceSubscriptions: a client subscribed to a resource of a toolset
 // gets the upstream's updates of it, under the runtime's URI, on its GET
-// stream; one that is not subscribed gets none. The stack has one replica,
+// stream (2025-11-25) or its listen stream (2026-07-28); one that is not
+// subscribed gets none. The stack has one replica,
 // as a Gateway with session affinity gives (docs/mcp.md).
 func TestResourceSubscriptions(t *testing.T) {
 	s := newStackOf(t, 1)
@@ -319,6 +320,22 @@ func TestResourceSubscriptions(t *testing.T) {
 	if err := subscribed.Unsubscribe(ctx, mcp.UnsubscribeRequest{Params: mcp.UnsubscribeParams{URI: uri}}); err != nil { //nolint:staticcheck // the 2025-11-25 RPC under test
 		t.Fatal(err)
 	}
+
+	// 2026-07-28 subscribes in its subscriptions/listen stream; the updates
+	// (server-everything sends them every 5 s) come on that stream.
+	listener := s.connect(t, token, "2026-07-28")
+	gotListener := updates(listener)
+	stop, err := listener.ListenAsync(ctx, mcp.SubscriptionFilter{ResourceSubscriptions: []string{uri}}, func(err error) { t.Logf("listen: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	waitfor.Eventually(t, 20*time.Second, "an update on the 2026-07-28 client's listen stream", func() error {
+		if got := gotListener(); !slices.Contains(got, uri) {
+			return fmt.Errorf("updates %v", got)
+		}
+		return nil
+	})
 }
 
 // standaloneStream opens the client's standalone GET stream (2025-11-25),
