@@ -19,9 +19,9 @@ import (
 // runtime in either way (a request on the call's stream, or input_required,
 // which mcp-go's client fulfils through the same handlers), and the runtime
 // holds the upstream call open while it asks its own client: a 2026-07-28
-// client's call is answered input_required, with a request state naming the
-// call held on this replica, and its next call with that state delivers the
-// answers and waits for the upstream again. The held call is bounded by the
+// client's tools/call or prompts/get is answered input_required, with a
+// request state naming the call held on this replica, and its next call
+// with that state delivers the answers and waits for the upstream again. The held call is bounded by the
 // toolset's timeout like any other, and reached only from the grant that
 // started it; a retry that reaches another replica finds no call and is
 // told to call again.
@@ -35,7 +35,7 @@ type heldCall struct {
 	// asks are the upstream's requests for input, for the client's call.
 	asks chan *inputAsk
 	// result is the upstream's answer, once.
-	result chan *mcp.CallToolResult
+	result chan held
 	// cancel ends the upstream call: its client left without asking to be
 	// asked for input.
 	cancel context.CancelFunc
@@ -68,38 +68,47 @@ func resumable(ctx context.Context) bool {
 	return info != nil && info.Modern
 }
 
-// callResumable forwards a 2026-07-28 client's tools/call, or continues the
-// one its request state names, and answers what comes first: the
-// upstream's result, or its request for input as input_required.
-func (m *Manager) callResumable(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
+// held is what a held request came to: the upstream's answer (v, err),
+// or requests for input to answer input_required with, under state.
+type held struct {
+	v      any
+	err    error
+	inputs mcp.InputRequests
+	state  string
+}
+
+// hold runs a 2026-07-28 client's forwarded request (run), or continues the
+// one its request state names with the client's answers, and returns what
+// comes first: the upstream's answer, or its requests for input.
+func (m *Manager) hold(ctx context.Context, state string, answers mcp.InputResponses, run func(context.Context) (any, error)) held {
 	p := principalOf(ctx)
 	if p == nil {
-		return toolError("tool %q: %v", Name(toolset, tool), errNoPrincipal)
+		return held{err: errNoPrincipal}
 	}
-	var state string
 	var call *heldCall
-	if state = req.Params.RequestState; state != "" {
+	if state != "" {
 		if call = m.held.take(state, p); call == nil {
-			return toolError("tool %q: %v", Name(toolset, tool), errHeldCallUnknown)
+			return held{err: errHeldCallUnknown}
 		}
-		call.deliver(req.Params.InputResponses)
+		call.deliver(answers)
 		if call.hasOpen() {
 			m.held.keep(state, call)
-			return call.inputRequired(state)
+			return call.inputsHeld(state)
 		}
 	} else {
 		var err error
 		if state, call, err = m.held.start(p); err != nil {
-			return toolError("tool %q: %v", Name(toolset, tool), err)
+			return held{err: err}
 		}
 		// The upstream call outlives this request when it asks for input:
 		// the client's next call continues it. Its values (principal,
 		// session) stay.
-		held, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), heldCallKey{}, call))
+		ctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), heldCallKey{}, call))
 		call.cancel = cancel
 		go func() {
 			defer cancel()
-			call.result <- m.callOnce(held, toolset, tool, req)
+			v, err := run(ctx)
+			call.result <- held{v: v, err: err}
 		}()
 	}
 	select {
@@ -110,12 +119,29 @@ func (m *Manager) callResumable(ctx context.Context, toolset, tool string, req m
 		call.open[ask.id] = ask
 		call.mu.Unlock()
 		m.held.keep(state, call)
-		return call.inputRequired(state)
+		return call.inputsHeld(state)
 	case <-ctx.Done():
 		// The client left (or cancelled): so does the upstream call.
 		call.cancel()
-		return toolError("tool %q: the request ended before the toolset answered", Name(toolset, tool))
+		return held{err: errors.New("the request ended before the toolset answered")}
 	}
+}
+
+// callResumable is a 2026-07-28 client's tools/call: held (hold), its
+// requests for input answered input_required.
+func (m *Manager) callResumable(ctx context.Context, toolset, tool string, req mcp.CallToolRequest) *mcp.CallToolResult {
+	h := m.hold(ctx, req.Params.RequestState, req.Params.InputResponses, func(ctx context.Context) (any, error) {
+		return m.callOnce(ctx, toolset, tool, req), nil
+	})
+	switch {
+	case h.inputs != nil:
+		res := &mcp.CallToolResult{Result: mcp.Result{ResultType: mcp.ResultTypeInputRequired}}
+		res.InputRequests, res.RequestState = h.inputs, h.state
+		return res
+	case h.err != nil:
+		return toolError("tool %q: %v", Name(toolset, tool), h.err)
+	}
+	return h.v.(*mcp.CallToolResult)
 }
 
 // ask asks the client of the held call in ctx for input and waits for the
@@ -154,17 +180,15 @@ func (c *heldCall) deliver(responses mcp.InputResponses) {
 	}
 }
 
-// inputRequired is the answer asking the client for the open asks.
-func (c *heldCall) inputRequired(state string) *mcp.CallToolResult {
+// inputsHeld is the open asks, to answer input_required with.
+func (c *heldCall) inputsHeld(state string) held {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	res := &mcp.CallToolResult{Result: mcp.Result{ResultType: mcp.ResultTypeInputRequired}}
-	res.InputRequests = mcp.InputRequests{}
+	inputs := mcp.InputRequests{}
 	for id, a := range c.open {
-		res.InputRequests[id] = a.request
+		inputs[id] = a.request
 	}
-	res.RequestState = state
-	return res
+	return held{inputs: inputs, state: state}
 }
 
 func (c *heldCall) hasOpen() bool {
@@ -180,7 +204,7 @@ func (h *heldCalls) start(p *principal.Principal) (string, *heldCall, error) {
 	if len(h.calls) >= maxHeldCalls {
 		return "", nil, errors.New("too many calls wait for their clients' input on this replica; try again shortly")
 	}
-	return tokens.RandomID(), &heldCall{grant: p.Token.Grant, asks: make(chan *inputAsk), result: make(chan *mcp.CallToolResult, 1),
+	return tokens.RandomID(), &heldCall{grant: p.Token.Grant, asks: make(chan *inputAsk), result: make(chan held, 1),
 		open: map[string]*inputAsk{}}, nil
 }
 

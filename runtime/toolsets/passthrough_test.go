@@ -248,9 +248,9 @@ func (answersAlice) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.Elicit
 }
 
 // TestInputRequired: an upstream on 2026-07-28 that needs input answers
-// input_required; the runtime holds the call, asks its own 2026-07-28
-// client the same way, and the client's second call brings the answer
-// upstream and the result back. A request state the runtime did not give
+// input_required (to a tools/call, to a prompts/get); the runtime holds the
+// request, asks its own 2026-07-28 client the same way, and the client's
+// second request brings the answer upstream and the result back. A request state the runtime did not give
 // out reaches nothing.
 func TestInputRequired(t *testing.T) {
 	s := server.NewMCPServer("asker", "1.0.0", server.WithToolCapabilities(true))
@@ -261,6 +261,15 @@ func TestInputRequired(t *testing.T) {
 		}
 		return server.NewInputRequestBuilder("asked").Elicit("who", mcp.ElicitationParams{Message: "Your name?",
 			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}}).ToolResult(), nil
+	})
+	s.AddPrompt(mcp.NewPrompt("introduce"), func(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		if answer := server.ElicitationResponse(req.Params.InputResponses, "who"); answer != nil {
+			content, _ := answer.Content.(map[string]any)
+			return mcp.NewGetPromptResult("introduction", []mcp.PromptMessage{
+				mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(fmt.Sprintf("introduce %v", content["name"])))}), nil
+		}
+		return server.NewInputRequestBuilder("").Elicit("who", mcp.ElicitationParams{Message: "Whom?",
+			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}}).PromptResult(), nil
 	})
 	u := startServer(t, s)
 	m := newManager(t, newMinter(t))
@@ -288,6 +297,13 @@ func TestInputRequired(t *testing.T) {
 	res, err := c.CallTool(ctx, call)
 	if err != nil || res.IsError || resultText(res) != "hello Alice" {
 		t.Fatalf("asker_greet: %v, %+v", err, res)
+	}
+
+	get := mcp.GetPromptRequest{}
+	get.Params.Name = "asker_introduce"
+	prompt, err := c.GetPrompt(ctx, get)
+	if err != nil || len(prompt.Messages) != 1 || mcp.GetTextFromContent(prompt.Messages[0].Content) != "introduce Alice" {
+		t.Fatalf("asker_introduce: %v, %+v", err, prompt)
 	}
 
 	// mcp-go's client sends only the states it was given: call the handler

@@ -102,7 +102,7 @@ func (m *Manager) deletePrompts(st *state, names []string) {
 
 // promptHandler forwards prompts/get of one upstream prompt.
 func (m *Manager) promptHandler(toolset, prompt string) server.PromptHandlerFunc {
-	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	get := func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		out := mcp.GetPromptRequest{}
 		out.Params.Name = prompt
 		out.Params.Arguments = req.Params.Arguments
@@ -120,6 +120,22 @@ func (m *Manager) promptHandler(toolset, prompt string) server.PromptHandlerFunc
 			res.Messages[i].Content = rewriteContentItem(toolset, res.Messages[i].Content)
 		}
 		return res, nil
+	}
+	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		if !resumable(ctx) {
+			return get(ctx, req)
+		}
+		// A 2026-07-28 client's: held while the upstream asks for input
+		// (inputs.go).
+		h := m.hold(ctx, req.Params.RequestState, req.Params.InputResponses, func(ctx context.Context) (any, error) { return get(ctx, req) })
+		switch {
+		case h.inputs != nil:
+			return &mcp.GetPromptResult{Result: mcp.Result{ResultType: mcp.ResultTypeInputRequired},
+				MultiRoundTripResult: mcp.MultiRoundTripResult{InputRequests: h.inputs, RequestState: h.state}}, nil
+		case h.err != nil:
+			return nil, h.err
+		}
+		return h.v.(*mcp.GetPromptResult), nil
 	}
 }
 
