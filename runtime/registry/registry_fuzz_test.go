@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,16 +13,26 @@ import (
 	"github.com/10xdotin/mcp-handle-operator/internal/platform"
 )
 
-// acceptable is the CRD's scheme rule: https, or http on a loopback name.
-func acceptable(u *url.URL) bool {
-	return u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname())
+// acceptable is the CRD's scheme rule: https or http on a loopback name,
+// with a host; for a public client also a native app's private-use scheme
+// (RFC 8252 section 7.1): lowercase, followed by ":/", none the browser
+// handles itself.
+func acceptable(u *url.URL, raw string, public bool) bool {
+	if u.Scheme == "https" || u.Scheme == "http" && slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, u.Hostname()) {
+		return u.Host != ""
+	}
+	return public && privateUseForm.MatchString(raw) && !slices.Contains(mcpv1alpha1.NonPrivateUseSchemes, u.Scheme)
 }
+
+// privateUseForm is how a private-use redirect URI starts.
+var privateUseForm = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:/`)
 
 // FuzzRegistrationMetadata validates any RFC 7591 request body as the
 // registration endpoint does: an accepted one becomes a spec the OAuthClient
 // CRD accepts (1 to 16 https, or loopback http, redirect URIs without
 // fragment; a name of at most 128 bytes; a known auth method and scopes) and
-// is bound only to the exact canonical URL of a resource; a refused one says
+// is bound only to the exact canonical URL of a resource; a public client
+// may also register a native app's private-use scheme; a refused one says
 // invalid_redirect_uri or invalid_client_metadata.
 func FuzzRegistrationMetadata(f *testing.F) {
 	cfg, err := platform.Load("../../config/platform/platform.yaml")
@@ -57,8 +68,8 @@ func FuzzRegistrationMetadata(f *testing.F) {
 		}
 		for _, raw := range spec.RedirectURIs {
 			u, err := url.Parse(string(raw))
-			if err != nil || len(raw) > 2048 || strings.Contains(string(raw), "#") || u.Host == "" ||
-				!acceptable(u) {
+			if err != nil || len(raw) > 2048 || strings.Contains(string(raw), "#") ||
+				!acceptable(u, string(raw), spec.TokenEndpointAuthMethod == "none") {
 				t.Fatalf("%q: accepted redirect URI %q", body, raw)
 			}
 			if !slices.Contains(md.RedirectURIs, string(raw)) {
