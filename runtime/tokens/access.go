@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -92,37 +93,36 @@ func (ks *KeySet) VerifyAccess(token string, now time.Time) (Access, error) {
 	}
 	// The decoder skips CR and LF: with them one token would have many
 	// spellings.
-	if strings.ContainsAny(body, "\r\n") {
+	if strings.IndexByte(body, '\r') >= 0 || strings.IndexByte(body, '\n') >= 0 {
 		return Access{}, ErrMalformed
 	}
 	encPayload, encMAC, ok := strings.Cut(body, ".")
 	if !ok || b64.DecodedLen(len(encMAC)) != macSize {
 		return Access{}, ErrMalformed
 	}
-	// One buffer for payload and signature; a stack array covers every
-	// token of ordinary size.
-	var stack [512]byte
-	buf := stack[:0]
-	if need := b64.DecodedLen(len(encPayload)) + 2*macSize; need > len(stack) {
+	// One buffer for the encoded token, the payload and the signatures,
+	// reused: the HMAC's interface lets every slice it reads escape, so a
+	// stack array would be allocated anyway. With it, verifying a token
+	// seen before allocates nothing (its claims come from ks.seen).
+	scratch := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(scratch)
+	buf := (*scratch)[:0]
+	if need := len(body) + b64.DecodedLen(len(encPayload)) + 2*macSize; need > cap(buf) {
 		buf = make([]byte, 0, need)
+		*scratch = buf
 	}
-	payload, err := b64.AppendDecode(buf, []byte(encPayload))
+	buf = append(buf, body...)
+	src := buf
+	payload, err := b64.AppendDecode(src[len(src):], src[:len(encPayload)])
 	if err != nil {
 		return Access{}, ErrMalformed
 	}
-	sig, err := b64.AppendDecode(payload[len(payload):], []byte(encMAC))
+	sig, err := b64.AppendDecode(payload[len(payload):], src[len(encPayload)+1:])
 	if err != nil {
 		return Access{}, ErrMalformed
 	}
-	r := reader{s: string(payload)}
-	if r.byte() != payloadVersion {
-		return Access{}, ErrMalformed
-	}
-	k := ks.byID[r.field()]
-	exp := int64(r.uint64())
-	scopes := ScopeSet(r.uint64())
-	a := Access{Handle: r.field(), Subject: r.field(), ClientID: r.field(), Grant: r.field(), Scopes: scopes, Expiry: time.Unix(exp, 0)}
-	if r.failed || len(r.s) != 0 || !scopes.valid() {
+	k, ok := ks.keyOf(payload)
+	if !ok {
 		return Access{}, ErrMalformed
 	}
 	if k == nil {
@@ -131,10 +131,79 @@ func (ks *KeySet) VerifyAccess(token string, now time.Time) (Access, error) {
 	if !k.verify(payload, sig, sig[len(sig):cap(sig)]) {
 		return Access{}, ErrSignature
 	}
+	// The signature, now verified, names the payload: 32 bytes to look up
+	// rather than the whole token.
+	a, ok := ks.seen.get(sig)
+	if !ok {
+		if a, ok = parseAccess(string(payload)); !ok {
+			return Access{}, ErrMalformed
+		}
+		ks.seen.put(string(sig), a)
+	}
 	if !now.Before(a.Expiry) {
 		return a, ErrExpired
 	}
 	return a, nil
+}
+
+// keyOf returns the key a payload names (nil when the keyset has none of
+// that id), and false when the payload does not start as one of ours.
+func (ks *KeySet) keyOf(payload []byte) (*Key, bool) {
+	if len(payload) < 2 || payload[0] != payloadVersion {
+		return nil, false
+	}
+	n, size := binary.Uvarint(payload[1:])
+	if size <= 0 || n > maxField || uint64(len(payload)-1-size) < n {
+		return nil, false
+	}
+	// A map lookup with a converted key does not allocate.
+	return ks.byID[string(payload[1+size:1+size+int(n)])], true
+}
+
+// parseAccess decodes a payload whose signature verified.
+func parseAccess(payload string) (Access, bool) {
+	r := reader{s: payload}
+	r.byte()
+	r.field()
+	exp := int64(r.uint64())
+	scopes := ScopeSet(r.uint64())
+	a := Access{Handle: r.field(), Subject: r.field(), ClientID: r.field(), Grant: r.field(), Scopes: scopes, Expiry: time.Unix(exp, 0)}
+	return a, !r.failed && len(r.s) == 0 && scopes.valid()
+}
+
+// scratchPool holds the buffers VerifyAccess decodes into.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// maxSeen bounds the verified tokens whose claims are kept; past it they
+// are all dropped.
+const maxSeen = 10000
+
+// seenTokens keeps the claims of verified tokens by their signature, so
+// verifying a token again (every request of a connection brings the same
+// one) costs its HMAC and no allocation. Only a token whose signature
+// verified is looked up.
+type seenTokens struct {
+	mu     sync.RWMutex
+	claims map[string]Access
+}
+
+func (s *seenTokens) get(sig []byte) (Access, bool) {
+	s.mu.RLock()
+	a, ok := s.claims[string(sig)]
+	s.mu.RUnlock()
+	return a, ok
+}
+
+func (s *seenTokens) put(sig string, a Access) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claims == nil || len(s.claims) >= maxSeen {
+		s.claims = make(map[string]Access)
+	}
+	s.claims[sig] = a
 }
 
 func appendString(b []byte, s string) []byte {

@@ -48,6 +48,8 @@ func (k *Key) verify(payload, sig, scratch []byte) bool {
 type KeySet struct {
 	current *Key
 	byID    map[string]*Key
+	// seen keeps the claims of tokens verified before (access.go).
+	seen seenTokens
 }
 
 // MinSecretSize is the shortest key accepted.
