@@ -41,11 +41,7 @@ func (m *Manager) complete(ctx context.Context, toolset string, ref any, arg mcp
 	out.Params.Argument = arg
 	out.Params.Context = cc
 	res, err := forward(ctx, m, toolset, "completion/complete", func(ctx context.Context, cl *mcpclient.Client) (*mcp.CompleteResult, error) {
-		res, err := cl.Complete(ctx, out)
-		if err == nil && res == nil {
-			err = errNoResult
-		}
-		return res, err
+		return answered(cl.Complete(ctx, out))
 	})
 	if err != nil {
 		return nil, err

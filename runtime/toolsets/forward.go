@@ -73,6 +73,15 @@ func forward[T any](ctx context.Context, m *Manager, toolset, operation string, 
 	return res, nil
 }
 
+// answered is an upstream's answer, with a missing result (and no error)
+// made errNoResult.
+func answered[T any](res *T, err error) (*T, error) {
+	if err == nil && res == nil {
+		err = errNoResult
+	}
+	return res, err
+}
+
 // connOf returns the connection to a toolset's upstream, nil when there is
 // none (yet).
 func (m *Manager) connOf(toolset string) *conn {

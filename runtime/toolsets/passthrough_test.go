@@ -225,11 +225,20 @@ func TestLogMessages(t *testing.T) {
 // logging/setLevel.
 func connectLegacy(t *testing.T, srv *httptest.Server, handleName string) *mcpclient.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": handleName}))
+	return connectAt(t, srv, handleName, mcp.ProtocolVersion20251125, nil)
+}
+
+// connectAt is connect at a protocol version, with the client's and the
+// transport's further options; the client lives (and holds its standalone
+// stream, if any) until the test ends.
+func connectAt(t *testing.T, srv *httptest.Server, handleName, version string, options []mcpclient.ClientOption, transportOptions ...transport.StreamableHTTPCOption) *mcpclient.Client {
+	t.Helper()
+	transportOptions = append(transportOptions, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": handleName}))
+	tr, err := transport.NewStreamableHTTP(srv.URL, transportOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := mcpclient.NewClient(tr, mcpclient.WithProtocolVersion(mcp.ProtocolVersion20251125))
+	c := mcpclient.NewClient(tr, append(options, mcpclient.WithProtocolVersion(version))...)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -278,20 +287,9 @@ func TestInputRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serve(t, m, handle("acme", "asker"))
-	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := mcpclient.NewClient(tr, mcpclient.WithElicitationHandler(answersAlice{}), mcpclient.WithProtocolVersion(mcp.ProtocolVersion20260728))
+	c := connectAt(t, srv, "acme", mcp.ProtocolVersion20260728, []mcpclient.ClientOption{mcpclient.WithElicitationHandler(answersAlice{})})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
-		t.Fatal(err)
-	}
 	call := mcp.CallToolRequest{}
 	call.Params.Name = "asker_greet"
 	res, err := c.CallTool(ctx, call)
@@ -345,23 +343,12 @@ func TestRoots(t *testing.T) {
 	}
 	srv := serve(t, m, handle("acme", "rooted"))
 	for _, version := range []string{mcp.ProtocolVersion20260728, mcp.ProtocolVersion20251125} {
-		options := []transport.StreamableHTTPCOption{transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"})}
+		var options []transport.StreamableHTTPCOption
 		if version == mcp.ProtocolVersion20251125 {
 			options = append(options, transport.WithContinuousListening()) //nolint:staticcheck // the 2025-11-25 stream roots/list is sent on
 		}
-		tr, err := transport.NewStreamableHTTP(srv.URL, options...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := mcpclient.NewClient(tr, mcpclient.WithRootsHandler(rootsOfAlice{}), mcpclient.WithProtocolVersion(version))
-		if err := c.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		c := connectAt(t, srv, "acme", version, []mcpclient.ClientOption{mcpclient.WithRootsHandler(rootsOfAlice{})}, options...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
-			t.Fatal(err)
-		}
 		call := mcp.CallToolRequest{}
 		call.Params.Name = "rooted_where"
 		res, err := c.CallTool(ctx, call)
@@ -439,19 +426,8 @@ func TestListChangesBefore20260728(t *testing.T) {
 	createToolset(t, "old", mcpv1alpha1.ToolsetSpec{URL: u.URL})
 	m.Sync("old")
 	srv := serve(t, m, handle("acme", "old"))
-	tr, err := transport.NewStreamableHTTP(srv.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + clientToken, "X-Test-Handle": "acme"}),
+	c := connectAt(t, srv, "acme", mcp.ProtocolVersion20251125, nil,
 		transport.WithContinuousListening()) //nolint:staticcheck // the 2025-11-25 stream under test
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := mcpclient.NewClient(tr, mcpclient.WithProtocolVersion(mcp.ProtocolVersion20251125))
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Initialize(context.Background(), mcp.InitializeRequest{}); err != nil {
-		t.Fatal(err)
-	}
 	announced := make(chan struct{}, 8)
 	c.OnNotification(func(n mcp.JSONRPCNotification) {
 		if n.Method == string(mcp.MethodNotificationResourcesListChanged) {

@@ -107,11 +107,7 @@ func (m *Manager) promptHandler(toolset, prompt string) server.PromptHandlerFunc
 		out.Params.Name = prompt
 		out.Params.Arguments = req.Params.Arguments
 		res, err := forward(ctx, m, toolset, "prompts/get", func(ctx context.Context, cl *mcpclient.Client) (*mcp.GetPromptResult, error) {
-			res, err := cl.GetPrompt(ctx, out)
-			if err == nil && res == nil {
-				err = errNoResult
-			}
-			return res, err
+			return answered(cl.GetPrompt(ctx, out))
 		}, attribute.String("mcp.prompt.name", prompt))
 		if err != nil {
 			return nil, err

@@ -66,9 +66,9 @@ func (m *Manager) ResourceTemplate() server.ServerResourceTemplate {
 func (m *Manager) ResourceHooks(hooks *server.Hooks) {
 	hooks.AddAfterListResources(func(ctx context.Context, _ any, req *mcp.ListResourcesRequest, res *mcp.ListResourcesResult) {
 		page := listPage(ctx, m, "resources/list", req.Params.Cursor, func(ctx context.Context, cl *mcpclient.Client, cursor mcp.Cursor) (pageOf[mcp.Resource], error) {
-			r, err := cl.ListResourcesByPage(ctx, mcp.ListResourcesRequest{PaginatedRequest: mcp.PaginatedRequest{Params: mcp.PaginatedParams{Cursor: cursor}}})
-			if err != nil || r == nil {
-				return pageOf[mcp.Resource]{}, orNoResult(err)
+			r, err := answered(cl.ListResourcesByPage(ctx, mcp.ListResourcesRequest{PaginatedRequest: mcp.PaginatedRequest{Params: mcp.PaginatedParams{Cursor: cursor}}}))
+			if err != nil {
+				return pageOf[mcp.Resource]{}, err
 			}
 			return pageOf[mcp.Resource]{items: r.Resources, next: r.NextCursor, hints: r.CacheableResult}, nil
 		}, func(toolset string, r *mcp.Resource) bool {
@@ -80,9 +80,9 @@ func (m *Manager) ResourceHooks(hooks *server.Hooks) {
 	})
 	hooks.AddAfterListResourceTemplates(func(ctx context.Context, _ any, req *mcp.ListResourceTemplatesRequest, res *mcp.ListResourceTemplatesResult) {
 		page := listPage(ctx, m, "resources/templates/list", req.Params.Cursor, func(ctx context.Context, cl *mcpclient.Client, cursor mcp.Cursor) (pageOf[mcp.ResourceTemplate], error) {
-			r, err := cl.ListResourceTemplatesByPage(ctx, mcp.ListResourceTemplatesRequest{PaginatedRequest: mcp.PaginatedRequest{Params: mcp.PaginatedParams{Cursor: cursor}}})
-			if err != nil || r == nil {
-				return pageOf[mcp.ResourceTemplate]{}, orNoResult(err)
+			r, err := answered(cl.ListResourceTemplatesByPage(ctx, mcp.ListResourceTemplatesRequest{PaginatedRequest: mcp.PaginatedRequest{Params: mcp.PaginatedParams{Cursor: cursor}}}))
+			if err != nil {
+				return pageOf[mcp.ResourceTemplate]{}, err
 			}
 			return pageOf[mcp.ResourceTemplate]{items: r.ResourceTemplates, next: r.NextCursor, hints: r.CacheableResult}, nil
 		}, func(toolset string, t *mcp.ResourceTemplate) bool {
@@ -101,13 +101,6 @@ func (m *Manager) ResourceHooks(hooks *server.Hooks) {
 	})
 }
 
-func orNoResult(err error) error {
-	if err == nil {
-		return errNoResult
-	}
-	return err
-}
-
 // readResource forwards a resources/read of a toolset: URI.
 func (m *Manager) readResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	toolset, uri, ok := SplitResourceURI(req.Params.URI)
@@ -117,11 +110,7 @@ func (m *Manager) readResource(ctx context.Context, req mcp.ReadResourceRequest)
 	out := mcp.ReadResourceRequest{}
 	out.Params.URI = uri
 	res, err := forward(ctx, m, toolset, "resources/read", func(ctx context.Context, cl *mcpclient.Client) (*mcp.ReadResourceResult, error) {
-		res, err := cl.ReadResource(ctx, out)
-		if err == nil && res == nil {
-			err = errNoResult
-		}
-		return res, err
+		return answered(cl.ReadResource(ctx, out))
 	}, attribute.String("mcp.resource.uri", uri))
 	if err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package toolsets
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
@@ -25,10 +27,10 @@ import (
 // URI the runtime hands out.
 type subscriptions struct {
 	mu       sync.Mutex
-	sessions map[string]map[string]struct{}
+	sessions subscribers[string]
 	// streams are the 2026-07-28 subscriptions/listen streams subscribed
 	// to each URI, open as long as their request: they have no session id.
-	streams map[string]map[server.ClientSession]struct{}
+	streams subscribers[server.ClientSession]
 }
 
 // SubscriptionHooks adds the hooks that record and forward subscriptions.
@@ -117,74 +119,76 @@ func (m *Manager) updated(toolset string, n mcp.JSONRPCNotification) {
 	}
 }
 
+// subscribers are who is subscribed to each URI: client sessions by id,
+// or listen streams by their session.
+type subscribers[K comparable] map[string]map[K]struct{}
+
+func (s subscribers[K]) add(uri string, k K) {
+	if s[uri] == nil {
+		s[uri] = map[K]struct{}{}
+	}
+	s[uri][k] = struct{}{}
+}
+
+func (s subscribers[K]) remove(uri string, k K) {
+	delete(s[uri], k)
+	if len(s[uri]) == 0 {
+		delete(s, uri)
+	}
+}
+
+// forget drops every subscription of k.
+func (s subscribers[K]) forget(k K) {
+	for uri := range s {
+		s.remove(uri, k)
+	}
+}
+
+func (s subscribers[K]) of(uri string) []K {
+	return slices.Collect(maps.Keys(s[uri]))
+}
+
 func (s *subscriptions) add(uri, session string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sessions == nil {
-		s.sessions = map[string]map[string]struct{}{}
+		s.sessions = subscribers[string]{}
 	}
-	if s.sessions[uri] == nil {
-		s.sessions[uri] = map[string]struct{}{}
-	}
-	s.sessions[uri][session] = struct{}{}
+	s.sessions.add(uri, session)
 }
 
 func (s *subscriptions) remove(uri, session string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.sessions[uri], session)
-	if len(s.sessions[uri]) == 0 {
-		delete(s.sessions, uri)
-	}
+	s.sessions.remove(uri, session)
 }
 
 // forget drops every subscription of a session that ended.
 func (s *subscriptions) forget(session string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for uri, sessions := range s.sessions {
-		delete(sessions, session)
-		if len(sessions) == 0 {
-			delete(s.sessions, uri)
-		}
-	}
+	s.sessions.forget(session)
 }
 
 func (s *subscriptions) addStream(uri string, stream server.ClientSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.streams == nil {
-		s.streams = map[string]map[server.ClientSession]struct{}{}
+		s.streams = subscribers[server.ClientSession]{}
 	}
-	if s.streams[uri] == nil {
-		s.streams[uri] = map[server.ClientSession]struct{}{}
-	}
-	s.streams[uri][stream] = struct{}{}
+	s.streams.add(uri, stream)
 }
 
 // forgetStream drops the subscriptions of a listen stream that ended.
 func (s *subscriptions) forgetStream(stream server.ClientSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for uri, streams := range s.streams {
-		delete(streams, stream)
-		if len(streams) == 0 {
-			delete(s.streams, uri)
-		}
-	}
+	s.streams.forget(stream)
 }
 
 // of returns the sessions and the listen streams subscribed to uri.
 func (s *subscriptions) of(uri string) ([]string, []server.ClientSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sessions := make([]string, 0, len(s.sessions[uri]))
-	for id := range s.sessions[uri] {
-		sessions = append(sessions, id)
-	}
-	streams := make([]server.ClientSession, 0, len(s.streams[uri]))
-	for stream := range s.streams[uri] {
-		streams = append(streams, stream)
-	}
-	return sessions, streams
+	return s.sessions.of(uri), s.streams.of(uri)
 }

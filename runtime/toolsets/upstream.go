@@ -432,11 +432,7 @@ func (m *Manager) callOnce(ctx context.Context, toolset, tool string, req mcp.Ca
 		meta, done := m.relayProgress(ctx, req.Params.Meta)
 		defer done()
 		out.Params.Meta = meta
-		res, err := cl.CallTool(ctx, out)
-		if err == nil && res == nil {
-			err = errNoResult
-		}
-		return res, err
+		return answered(cl.CallTool(ctx, out))
 	}, attribute.String("gen_ai.tool.name", tool))
 	if err != nil {
 		return toolError("%s", err.Error())

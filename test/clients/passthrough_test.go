@@ -116,7 +116,7 @@ func TestPassThrough(t *testing.T) {
 			get.Params.Name = "everything_args-prompt"
 			get.Params.Arguments = map[string]string{"city": "Oxford"}
 			got, err := c.GetPrompt(ctx, get)
-			if err != nil || len(got.Messages) == 0 || !strings.Contains(textOf(got.Messages[0].Content), "Oxford") {
+			if err != nil || len(got.Messages) == 0 || !strings.Contains(mcp.GetTextFromContent(got.Messages[0].Content), "Oxford") {
 				t.Errorf("prompts/get everything_args-prompt: %v, %+v", err, got)
 			}
 
@@ -376,20 +376,13 @@ func callWithProgress(ctx context.Context, t *testing.T, c *mcpclient.Client) []
 	return slices.Clone(got)
 }
 
-func textOf(c mcp.Content) string {
-	if t, ok := mcp.AsTextContent(c); ok {
-		return t.Text
-	}
-	return ""
-}
-
 func resultText(res *mcp.CallToolResult) string {
 	if res == nil {
 		return ""
 	}
 	var b strings.Builder
 	for _, c := range res.Content {
-		b.WriteString(textOf(c))
+		b.WriteString(mcp.GetTextFromContent(c))
 	}
 	return b.String()
 }
